@@ -1,0 +1,81 @@
+"""Device profiles the planner estimates against.
+
+Throughput figures for GPUs are vendor peak fp32 numbers times an efficiency that we
+chose (documented in docs/plan.md); they are planning defaults, not measurements.
+``forge calibrate`` measures this machine and stores the result, which then replaces
+the ``cpu`` default (and ``cuda`` when a GPU was measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+GiB = 2**30
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    type: str  # "cpu" | "cuda"
+    peak_flops: float  # fp32 FLOP/s at best
+    efficiency: float  # fraction of peak that training kernels sustain
+    memory_bytes: int  # RAM for cpu, VRAM for cuda
+    source: str = "default"  # "default" or "calibrated <date>"
+
+    @property
+    def flops_per_second(self) -> float:
+        return self.peak_flops * self.efficiency
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _ram_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * GiB
+
+
+# Efficiencies are our planning choice: small models rarely exceed ~35% of peak.
+BUILTIN: dict[str, DeviceProfile] = {
+    "cpu": DeviceProfile("cpu", "cpu", 1.0e11, 0.3, _ram_bytes()),
+    "gtx1660": DeviceProfile("gtx1660", "cuda", 5.0e12, 0.35, 6 * GiB),
+    "rtx3090": DeviceProfile("rtx3090", "cuda", 35.6e12, 0.35, 24 * GiB),
+    "a100": DeviceProfile("a100", "cuda", 19.5e12, 0.4, 40 * GiB),
+    "h100": DeviceProfile("h100", "cuda", 67e12, 0.4, 80 * GiB),
+}
+DEFAULT_CUDA = "gtx1660"  # the design's reference GPU (6 GB)
+
+
+def calibration_path() -> Path:
+    env = os.environ.get("FORGE_CALIBRATION")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "agent-forge" / "calibration.json"
+
+
+def load_calibrated() -> dict[str, DeviceProfile]:
+    """Profiles measured by ``forge calibrate`` (empty when never run or unreadable)."""
+    path = calibration_path()
+    try:
+        data = json.loads(path.read_text())
+        return {k: DeviceProfile(**v) for k, v in data.get("profiles", {}).items()}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def resolve(device: str, target: str | None = None) -> DeviceProfile:
+    """The profile to plan against for a recipe's ``device`` and optional ``target``."""
+    calibrated = load_calibrated()
+    if target:
+        return calibrated.get(target) or BUILTIN[target]
+    if device == "auto":
+        return calibrated.get("cuda") or calibrated.get("cpu") or BUILTIN["cpu"]
+    if device.startswith("cuda"):
+        return calibrated.get("cuda") or BUILTIN[DEFAULT_CUDA]
+    return calibrated.get("cpu") or BUILTIN["cpu"]

@@ -1,0 +1,121 @@
+"""The contract of a phase kind: a pydantic Params model, the metrics it produces,
+and a pure-arithmetic estimate function. The runtime adds the kernel that runs it.
+
+Adding a kind = one module in this package (Params + estimate + registration), one
+kernel in runtime/phases, one test module and the docs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+from forgelang.devices import DeviceProfile
+
+
+class Params(BaseModel):
+    """Base of every phase kind's parameters: unknown keys are errors, models are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the planner knows about a model flowing between phases (no weights)."""
+
+    params: int  # parameter count
+    bits_per_param: float = 32.0  # storage precision on disk
+    architecture: tuple[tuple[str, object], ...] = ()  # sorted (key, value) pairs
+    extra_bytes: int = 0  # tokenizer, config, codebooks ...
+
+    @property
+    def disk_bytes(self) -> int:
+        return int(self.params * self.bits_per_param / 8) + self.extra_bytes
+
+    def arch(self) -> dict:
+        return dict(self.architecture)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The planner's forecast for one phase, computed from shapes and work sizes."""
+
+    params: int  # parameters of the phase's output model(s), each
+    peak_memory_bytes: int  # on the recipe's device (VRAM for cuda, RAM for cpu)
+    flops: float
+    seconds: float
+    disk_bytes: int  # bytes written to the artifact store
+    outputs: tuple[ModelSpec, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "params": self.params,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "flops": self.flops,
+            "seconds": self.seconds,
+            "disk_bytes": self.disk_bytes,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class EstimateContext:
+    """What an estimate function may look at besides its own params."""
+
+    device: DeviceProfile
+    inputs: tuple[ModelSpec, ...] = ()  # output models of the input phases, in order
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A phase kind as the language sees it."""
+
+    name: str
+    summary: str
+    params: type[Params]
+    estimate: Callable[[Params, EstimateContext], Estimate]
+    metrics: tuple[str, ...]  # glob patterns of metric names it records, e.g. "accuracy.*"
+    inputs: tuple[int, int | None] = (1, 1)  # (min, max) input models; None = unbounded
+    version: str = "1"  # bump when the kernel's results change; part of the cache key
+    aliases: tuple[str, ...] = field(default=())
+
+    def produces(self, metric: str) -> bool:
+        return any(fnmatch.fnmatchcase(metric, pat) for pat in self.metrics + COMMON_METRICS)
+
+
+# Recorded by the runtime for every phase that outputs a model (see docs/phases.md).
+COMMON_METRICS = ("retention", "cumulative_retention", "params", "disk_bytes", "seconds",
+                  "peak_memory_bytes", "accuracy", "accuracy.*", "perplexity")
+
+
+class KindRegistry:
+    """Registry of phase kinds: ``register``, ``get`` (with did-you-mean) and ``names``."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, Kind] = {}
+
+    def register(self, kind: Kind) -> Kind:
+        if kind.name in self._kinds:
+            raise ValueError(f"phase kind {kind.name!r} registered twice")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def get(self, name: str) -> Kind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            from forgelang.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, self._kinds) or ""
+            raise KeyError(f"unknown phase kind {name!r}. {hint}".strip()) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._kinds
+
+    def names(self) -> list[str]:
+        return list(self._kinds)
