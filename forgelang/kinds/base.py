@@ -11,7 +11,9 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from forgelang.devices import DeviceProfile
 
@@ -119,3 +121,20 @@ class KindRegistry:
 
     def names(self) -> list[str]:
         return list(self._kinds)
+
+
+def _expression_source(value):
+    """Numbers are constant expressions; anything else must be expression source text."""
+    if isinstance(value, bool):
+        raise ValueError("expected an expression, got a boolean")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if not isinstance(value, str):
+        raise ValueError("expected an expression such as `0.9 * accuracy + 0.1 * diversity`")
+    return value
+
+
+# A runtime expression over metric names, kept as canonical source text. The compiler
+# checks its names against the metrics the phase produces; the runtime evaluates it
+# with forgelang.expressions.evaluate on measured metrics.
+Expression = Annotated[str, BeforeValidator(_expression_source)]
