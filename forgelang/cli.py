@@ -1,0 +1,103 @@
+"""The ``forge`` command line. A thin layer over forgelang.api and runtime.commands.
+
+argparse (not a heavier CLI framework) keeps ``forge plan`` fast to start.
+Exit codes: 0 success, 1 invalid recipe / failed run, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from forgelang import __version__
+
+
+def _common(p: argparse.ArgumentParser, overrides: bool = True) -> None:
+    if overrides:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                       help="override a value, e.g. --set evomerge.generations=10")
+    p.add_argument("--import-root", action="append", default=[], type=Path, metavar="DIR",
+                   help="also allow imports from DIR (default: the recipe's folder tree)")
+
+
+def _workspace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                   help="workspace folder (default: $FORGE_WORKSPACE or ./.forge)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forge", description="Agent Forge: recipes -> models.")
+    parser.add_argument("--version", action="version", version=f"forge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = sub.add_parser("validate", help="check recipes and report every problem")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="diagnostics as JSON")
+    _common(p)
+    p = sub.add_parser("fmt", help="rewrite recipes in the canonical style")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--check", action="store_true", help="exit 1 if a file would change")
+    p.add_argument("--diff", action="store_true", help="print a unified diff")
+    p = sub.add_parser("plan", help="dry run: the compiled plan with estimates")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", type=Path, metavar="PLAN.json", help="save the plan for apply")
+    p.add_argument("--strict", action="store_true", help="over budget is an error")
+    _common(p)
+    _workspace(p)
+    p = sub.add_parser("graph", help="the phase graph as dot or mermaid")
+    p.add_argument("file", type=Path)
+    p.add_argument("--format", choices=("dot", "mermaid"), default="dot")
+    _common(p)
+    p = sub.add_parser("schema", help="JSON Schema of recipes")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write files into DIR")
+    p = sub.add_parser("calibrate", help="measure this machine's throughput for estimates")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    _runtime_commands(sub)
+    return parser
+
+
+def _runtime_commands(sub) -> None:
+    p = sub.add_parser("apply", help="run a recipe or a saved plan")
+    p.add_argument("target", type=Path, metavar="FILE|PLAN.json")
+    p.add_argument("--only", default=None, metavar="PHASE[,PHASE]")
+    p.add_argument("--from", dest="from_", default=None, metavar="PHASE")
+    p.add_argument("--force", default=None, metavar="PHASE[,PHASE]")
+    p.add_argument("--json", action="store_true", help="stream JSON-lines events")
+    _common(p)
+    _workspace(p)
+    for name, helptext in (("runs", "list runs"), ("models", "list models")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true")
+        _workspace(p)
+    p = sub.add_parser("show", help="a run: phases, estimates vs measured, metrics, gates")
+    p.add_argument("run", nargs="?", default=None)
+    p.add_argument("--json", action="store_true")
+    _workspace(p)
+    p = sub.add_parser("lineage", help="the ancestry of a model")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    _workspace(p)
+
+
+def resolve_workspace(arg: Path | None) -> Path:
+    return arg or Path(os.environ.get("FORGE_WORKSPACE") or ".forge")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from forgelang import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

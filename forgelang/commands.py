@@ -1,0 +1,157 @@
+"""Implementations of the ``forge`` subcommands (argparse namespaces in, exit codes out)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from forgelang import api
+from forgelang.cli import resolve_workspace
+from forgelang.diagnostics import Diagnostic
+from forgelang.render import paint, render_plan, use_color
+
+
+def _print_diagnostics(diags, stream=sys.stderr) -> None:
+    color = use_color(stream)
+    for d in diags.sorted():
+        text = d.render(diags.sources)
+        head, _, rest = text.partition("\n")
+        style = "warn" if d.severity == "warning" else "error"
+        print(paint(head, style, color) + ("\n" + rest if rest else ""), file=stream)
+        print(file=stream)
+    n_err, n_warn = len(diags.errors), len(diags.items) - len(diags.errors)
+    if n_err or n_warn:
+        print(f"{n_err} error(s), {n_warn} warning(s)", file=stream)
+
+
+def cmd_validate(args) -> int:
+    results, ok = [], True
+    for path in args.files:
+        _, diags = api.check(path, overrides=args.overrides, import_roots=args.import_root,
+                             plan=True)
+        ok = ok and not diags.errors
+        results.append((path, diags))
+    if args.json:
+        out = {"valid": ok, "files": [
+            {"file": str(p), "valid": not d.errors,
+             "diagnostics": [x.to_json() for x in d.sorted()]} for p, d in results]}
+        print(json.dumps(out, indent=2))
+    else:
+        for path, diags in results:
+            if diags.items:
+                _print_diagnostics(diags)
+            if not diags.errors:
+                print(f"{path}: valid")
+    return 0 if ok else 1
+
+
+def cmd_plan(args) -> int:
+    plan, diags = api.check(args.file, overrides=args.overrides, import_roots=args.import_root)
+    if plan is None:
+        _print_diagnostics(diags)
+        return 1
+    if diags.items:
+        _print_diagnostics(diags)
+    plan = _with_workspace_state(plan, resolve_workspace(args.workspace))
+    over = plan.over_budget()
+    if args.out:
+        args.out.write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        print(render_plan(plan, use_color()))
+        if args.out:
+            print(f"\nSaved the plan to {args.out}. Run it exactly with: forge apply {args.out}")
+    if over and args.strict:
+        print("error[E110]: plan over budget (--strict): " + "; ".join(over), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _with_workspace_state(plan, workspace: Path):
+    """Mark steps cached / re-run from the workspace registry, if there is one."""
+    if not (workspace / "registry.db").is_file():
+        return plan
+    from runtime.registry import ModelRegistry  # torch-free by contract
+
+    with ModelRegistry(workspace) as reg:
+        done = reg.completed_cache_keys()
+        last = reg.latest_cache_keys_by_phase() if hasattr(reg, "latest_cache_keys_by_phase") \
+            else {}
+        state = reg.fingerprint()
+    actions = {}
+    for s in plan.steps:
+        if s.cache_key in done:
+            actions[s.name] = "cached"
+        elif s.name in last:
+            actions[s.name] = "rerun"
+    return plan.with_actions(actions, state)
+
+
+def cmd_graph(args) -> int:
+    from forgelang.graph import to_dot, to_mermaid
+
+    plan, diags = api.check(args.file, overrides=args.overrides, import_roots=args.import_root)
+    if plan is None:
+        _print_diagnostics(diags)
+        return 1
+    print(to_dot(plan) if args.format == "dot" else to_mermaid(plan), end="")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from forgelang import jsonschema
+
+    if args.out:
+        for path in jsonschema.write(args.out):
+            print(f"wrote {path}")
+    else:
+        print(json.dumps(jsonschema.schemas(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_fmt(args) -> int:
+    from forgelang.fmt import fmt_files
+
+    return fmt_files(args.files, check=args.check, diff=args.diff)
+
+
+def cmd_calibrate(args) -> int:
+    from runtime.calibrate import measure, save
+
+    profile = measure(args.device)
+    path = save({profile.type if args.device == "cuda" else "cpu": profile})
+    print(f"measured {profile.peak_flops / 1e9:.1f} GFLOP/s fp32 matmul on {args.device}; "
+          f"saved to {path}")
+    return 0
+
+
+def _runtime(name: str):
+    from runtime import commands
+
+    return getattr(commands, name)
+
+
+def cmd_apply(args) -> int:
+    return _runtime("apply")(args.target, resolve_workspace(args.workspace), args.overrides,
+                             args.only, args.from_, args.force, args.json)
+
+
+def cmd_runs(args) -> int:
+    return _runtime("runs")(resolve_workspace(args.workspace), args.json)
+
+
+def cmd_models(args) -> int:
+    return _runtime("models")(resolve_workspace(args.workspace), args.json)
+
+
+def cmd_show(args) -> int:
+    return _runtime("show")(resolve_workspace(args.workspace), args.run, args.json)
+
+
+def cmd_lineage(args) -> int:
+    return _runtime("lineage")(resolve_workspace(args.workspace), args.model, args.json)
+
+
+__all__ = ["Diagnostic"]

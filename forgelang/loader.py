@@ -1,0 +1,120 @@
+"""Load a recipe and its imports: resolve paths, refuse escapes and cycles.
+
+Imports resolve relative to the importing file and must stay inside the root
+recipe's folder tree (or a folder passed with ``--import-root``). An imported file
+may hold only ``forge``, ``import``, ``let`` and ``preset`` statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forgelang import ast
+from forgelang.diagnostics import DiagnosticError, Diagnostics
+from forgelang.parser import parse_file, parse_text
+from forgelang.source import Source, display_path
+
+IMPORTABLE = (ast.Version, ast.Import, ast.Let, ast.PresetDecl)
+
+
+@dataclass
+class Unit:
+    """One loaded file and the names it exports (lets and presets, with their prefix)."""
+
+    module: ast.Module
+    path: Path | None
+    lets: dict[str, ast.Let] = field(default_factory=dict)
+    presets: dict[str, ast.PresetDecl] = field(default_factory=dict)
+
+
+class Loader:
+    """Loads the root file and, recursively, what it imports."""
+
+    def __init__(self, diags: Diagnostics, import_roots: list[Path] | None = None):
+        self.diags = diags
+        self.roots = [p.resolve() for p in (import_roots or [])]
+        self._stack: list[Path] = []
+        self._cache: dict[Path, Unit] = {}
+
+    def load_root(self, path: Path) -> Unit | None:
+        self.roots.insert(0, path.resolve().parent)
+        return self._load(path.resolve(), display_path(path))
+
+    def load_text(self, text: str, name: str, base: Path) -> Unit | None:
+        """Load recipe text that has no file (tests, stdin); imports resolve from ``base``."""
+        self.roots.insert(0, base.resolve())
+        try:
+            module = parse_text(text, name)
+        except DiagnosticError as e:
+            self._absorb(e)
+            return None
+        self.diags.sources[name] = Source(name, text)
+        return self._collect(module, base.resolve() / "__recipe__", is_root=True)
+
+    def _load(self, path: Path, shown: str, is_root: bool = True) -> Unit | None:
+        if path in self._cache:
+            return self._cache[path]
+        try:
+            module, source = parse_file(path, shown)
+        except DiagnosticError as e:
+            self._absorb(e)
+            return None
+        self.diags.sources[shown] = source
+        self._stack.append(path)
+        unit = self._collect(module, path, is_root)
+        self._stack.pop()
+        self._cache[path] = unit
+        return unit
+
+    def _absorb(self, e: DiagnosticError) -> None:
+        self.diags.extend(e.diagnostics)
+        self.diags.sources.update(e.sources)
+
+    def _collect(self, module: ast.Module, path: Path, is_root: bool) -> Unit:
+        unit = Unit(module, path)
+        for stmt in module.statements:
+            if not is_root and not isinstance(stmt, IMPORTABLE):
+                self.diags.add("E012", "an imported file may only hold `let` and `preset` "
+                               "statements", stmt.span, "move this into the recipe that imports it")
+            elif isinstance(stmt, ast.Import):
+                self._import(unit, stmt)
+            elif isinstance(stmt, ast.Let):
+                self._define(unit.lets, stmt.name, stmt, stmt.name_span, "variable")
+            elif isinstance(stmt, ast.PresetDecl):
+                self._define(unit.presets, stmt.name, stmt, stmt.name_span, "preset")
+        return unit
+
+    def _define(self, table: dict, name: str, node, span, what: str) -> None:
+        if name in table:
+            first = table[name].span
+            self.diags.add("E030", f"{what} `{name}` is defined twice", span,
+                           f"first defined at {first.file}:{first.line}:{first.col}")
+        else:
+            table[name] = node
+
+    def _import(self, unit: Unit, stmt: ast.Import) -> None:
+        target = (unit.path.parent / stmt.path).resolve()
+        if not any(target.is_relative_to(root) for root in self.roots):
+            self.diags.add("E042", f"import `{stmt.path}` points outside the recipe's folder tree",
+                           stmt.span, "pass --import-root DIR to allow that folder")
+            return
+        if target in self._stack:
+            chain = " -> ".join(p.name for p in self._stack[self._stack.index(target):])
+            self.diags.add("E041", f"import cycle: {chain} -> {target.name}", stmt.span,
+                           "remove one of the imports")
+            return
+        if not target.is_file():
+            self.diags.add("E040", f"imported file `{stmt.path}` not found", stmt.span,
+                           f"looked for {display_path(target)}")
+            return
+        child = self._load(target, display_path(target), is_root=False)
+        if child is not None:
+            self._merge(unit, child, stmt.alias, stmt)
+
+    def _merge(self, unit: Unit, child: Unit, alias: str | None, stmt: ast.Import) -> None:
+        prefix = f"{alias}." if alias else ""
+        for name, let in child.lets.items():
+            self._define(unit.lets, prefix + name, let, stmt.span, "variable")
+        for name, preset in child.presets.items():
+            self._define(unit.presets, prefix + name, preset, stmt.span, "preset")

@@ -1,0 +1,69 @@
+"""Compiled recipe -> Plan: estimates per phase from its kind, chained cache keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forgelang import devices
+from forgelang.compiler import CompiledRecipe
+from forgelang.diagnostics import Diagnostics
+from forgelang.external import dir_fingerprint, model_dir_spec
+from forgelang.kinds import KINDS
+from forgelang.kinds.base import EstimateContext, ModelSpec
+from forgelang.plan import EXTERNAL_PREFIX, Plan, Step, cache_key, sha256_hex
+
+
+def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
+    """The plan of a compiled recipe, or None after adding diagnostics."""
+    h = recipe.header
+    profile = devices.resolve(h.device, h.target)
+    outputs: dict[str, tuple[ModelSpec, ...]] = {}
+    keys: dict[str, str] = {}
+    steps = []
+    for spec in recipe.phases:
+        kind = KINDS.get(spec.kind)
+        inputs = _input_specs(spec, outputs, diags)
+        if inputs is None:
+            continue
+        lo, hi = kind.inputs
+        if not lo <= len(inputs) <= (hi if hi is not None else len(inputs)):
+            want = f"{lo}" if lo == hi else f"{lo} or more" if hi is None else f"{lo}-{hi}"
+            diags.add("E072", f"phase `{spec.name}` ({spec.kind}) takes {want} input models, "
+                      f"gets {len(inputs)}", spec.span, "set `inputs = [...]` explicitly")
+            continue
+        est = kind.estimate(spec.params, EstimateContext(profile, inputs, spec.seed))
+        outputs[spec.name] = est.outputs
+        params = spec.params.model_dump(mode="json")
+        in_keys = [keys.get(i) or _external_key(i) for i in spec.inputs]
+        keys[spec.name] = cache_key(spec.kind, kind.version, params, spec.seed, in_keys)
+        steps.append(Step(spec.name, spec.kind, tuple(spec.inputs), params, spec.seed,
+                          kind.version, keys[spec.name], est))
+    if diags.errors:
+        return None
+    budget = {"memory_bytes": h.budget.memory, "seconds": h.budget.time}
+    return Plan(h.name, recipe.source, h.seed, h.device, profile.to_json(), budget,
+                h.tracking.model_dump(), h.executor.model_dump(), tuple(steps),
+                tuple(recipe.gates))
+
+
+def _input_specs(spec, outputs: dict, diags: Diagnostics) -> tuple[ModelSpec, ...] | None:
+    found: list[ModelSpec] = []
+    for name in spec.inputs:
+        if name.startswith(EXTERNAL_PREFIX):
+            directory = Path(name[len(EXTERNAL_PREFIX):])
+            try:
+                found.append(model_dir_spec(directory))
+            except (OSError, ValueError) as e:
+                diags.add("E070", f"input model directory cannot be read: {e}", spec.span,
+                          "point `inputs` at a Hugging Face model directory with safetensors")
+                return None
+        elif name in outputs:
+            found.extend(outputs[name])
+        else:
+            return None  # an upstream phase failed; its error is reported already
+    return tuple(found)
+
+
+def _external_key(name: str) -> str:
+    directory = Path(name[len(EXTERNAL_PREFIX):])
+    return sha256_hex(name + "|" + dir_fingerprint(directory))

@@ -1,0 +1,99 @@
+"""Plain-text rendering of plans for the terminal (ANSI colour only on a TTY).
+
+Kept free of rich so that ``forge plan`` starts fast; ``forge apply`` uses rich.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from forgelang.plan import Plan
+
+SYMBOLS = {"run": "+", "cached": "=", "rerun": "~"}
+_COLORS = {"+": "32", "=": "2", "~": "33", "warn": "33", "error": "31", "bold": "1"}
+
+
+def use_color(stream=sys.stdout) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_COLORS[style]}m{text}\x1b[0m" if color else text
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def human_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    if s < 86400 * 2:
+        return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+    return f"{s / 86400:.1f}d"
+
+
+def human_count(n: float) -> str:
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def render_plan(plan: Plan, color: bool = False) -> str:
+    """Terraform-like text: a line per phase with its action symbol, gates, totals."""
+    t = plan.target
+    lines = [paint(f"Plan for recipe \"{plan.recipe}\"", "bold", color),
+             f"  device {plan.device}; estimates for profile `{t['name']}` "
+             f"({human_count(t['peak_flops'] * t['efficiency'])}FLOP/s sustained, "
+             f"{human_bytes(t['memory_bytes'])} memory, {t.get('source', 'default')})", ""]
+    width = max((len(s.name) for s in plan.steps), default=5)
+    for s in plan.steps:
+        sym = SYMBOLS.get(s.action, "?")
+        e = s.estimate
+        row = (f"  {paint(sym, sym, color)} {s.name:<{width}}  {s.kind:<11} "
+               f"params {human_count(e.params):>7}  mem {human_bytes(e.peak_memory_bytes):>10}  "
+               f"flops {e.flops:9.2e}  time {human_seconds(e.seconds):>8}  "
+               f"disk {human_bytes(e.disk_bytes):>10}")
+        lines.append(row + (" (cached)" if s.action == "cached" else ""))
+        if s.inputs:
+            lines.append(f"      <- {', '.join(_short(i) for i in s.inputs)}")
+    lines += _gate_lines(plan) + [""] + _summary(plan, color)
+    return "\n".join(lines)
+
+
+def _short(name: str) -> str:
+    return name if len(name) < 60 else "..." + name[-57:]
+
+
+def _gate_lines(plan: Plan) -> list[str]:
+    if not plan.gates:
+        return []
+    return ["", "  gates:"] + [f"    {g.phase}: {g.expression}  (on fail: {g.on_fail})"
+                               for g in plan.gates]
+
+
+def _summary(plan: Plan, color: bool) -> list[str]:
+    t = plan.totals()
+    cached = t["steps"] - t["to_run"]
+    out = [f"Plan: {t['to_run']} to run, {cached} cached. Estimated time "
+           f"{human_seconds(t['seconds'])}, peak memory {human_bytes(t['peak_memory_bytes'])}, "
+           f"disk {human_bytes(t['disk_bytes'])}."]
+    b = plan.budget
+    if b.get("memory_bytes") or b.get("seconds"):
+        out.append(f"Budget: memory {human_bytes(b.get('memory_bytes'))}, "
+                   f"time {human_seconds(b.get('seconds'))}.")
+    for line in plan.over_budget():
+        out.append(paint(f"warning: over budget: {line}", "warn", color))
+    return out

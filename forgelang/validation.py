@@ -1,0 +1,125 @@
+"""Validate resolved values against pydantic models; map errors back to spans."""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel, ValidationError
+
+from forgelang.diagnostics import Diagnostics, did_you_mean
+from forgelang.source import Span
+
+_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short",
+          "too_long", "multiple_of"}
+_CHOICE = {"literal_error", "enum"}
+
+
+def validate_model(model: type[BaseModel], data: dict, base: tuple, where,
+                   fallback: Span | None, diags: Diagnostics):
+    """``model.model_validate(data)``, or None after adding one diagnostic per error.
+
+    ``where`` is the Resolver that produced ``data`` (its ``spans``, ``key_spans`` and
+    ``symbols`` map value paths back to the text).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        seen = set()
+        for e in err.errors(include_url=False):
+            loc = tuple(x for x in e["loc"] if not _is_union_tag(x, data))
+            if (loc, e["type"]) in seen:
+                continue
+            seen.add((loc, e["type"]))
+            _report(model, e, loc, base, where, fallback, diags)
+        return None
+
+
+def _is_union_tag(part, data) -> bool:
+    """Pydantic inserts the union member's name into loc; those are not data keys."""
+    return isinstance(part, str) and (part.endswith("]") or part in ("str", "int", "float",
+                                                                       "function-after"))
+
+
+def _report(model, e, loc, base, res, fallback, diags):
+    kind, where = e["type"], ".".join(str(x) for x in loc) or "value"
+    spans, key_spans = res.spans, res.key_spans
+    if kind == "extra_forbidden":
+        span = key_spans.get(base + loc) or _lookup(spans, base + loc, fallback)
+        options = _fields_at(model, loc[:-1])
+        diags.add("E021", f"unknown parameter `{where}`", span,
+                  did_you_mean(str(loc[-1]), options) or "see docs/phases.md for the parameters")
+        return
+    span = _lookup(spans, base + loc, fallback)
+    if kind == "missing":
+        diags.add("E024", f"missing required parameter `{where}`", span, "add it to the block")
+    elif kind in _RANGE:
+        diags.add("E023", f"`{where}`: {_msg(e)}", span, _range_hint(e))
+    elif kind in _CHOICE:
+        diags.add("E025", f"`{where}`: {_msg(e)}", span, None)
+    elif kind == "value_error":
+        text = _msg(e)
+        code = "E080" if text.startswith("unknown merge technique") else "E025"
+        head, _, hint = text.partition("; ")
+        diags.add(code, f"`{where}`: {head}", span, hint or None)
+    else:
+        got = e.get("input")
+        symbol = (base + loc) in res.symbols
+        diags.add("E022", f"`{where}`: {_msg(e)} (got {_show(got)})", span,
+                  _type_hint(got) if symbol else None)
+
+
+def _msg(e) -> str:
+    text = e["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        text = text.removeprefix(prefix)
+    return text[:1].lower() + text[1:]
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _type_hint(got) -> str | None:
+    if isinstance(got, str):
+        return f"`{got}` was read as a name; if it is a variable or preset, check its spelling"
+    return None
+
+
+def _range_hint(e) -> str | None:
+    ctx = e.get("ctx") or {}
+    bounds = ", ".join(f"{k} {v}" for k, v in ctx.items())
+    return f"allowed: {bounds}" if bounds else None
+
+
+def _lookup(spans: dict, path: tuple, fallback: Span | None) -> Span | None:
+    while path:
+        if spans.get(path) is not None:
+            return spans[path]
+        path = path[:-1]
+    return fallback
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at ``loc``, for did-you-mean hints."""
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
