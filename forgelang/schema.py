@@ -60,6 +60,11 @@ class RecipeHeader(_Strict):
             raise ValueError("device must be auto, cpu, mps, cuda or cuda:N")
         return v
 
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_name(cls, v):
+        return {"type": v} if isinstance(v, str) else v
+
     @field_validator("target")
     @classmethod
     def _target(cls, v: str | None) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -21,7 +20,8 @@ from forgelang.devices import DeviceProfile
 class Params(BaseModel):
     """Base of every phase kind's parameters: unknown keys are errors, models are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              defer_build=True)  # schemas build on first use: fast import
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""Phase 1, cognate: train TRM x Titans-MAG specialists from one shared initialisation.
+
+One shared model is pre-trained for ``pretrain_steps``, then copied into ``models``
+specialists that each train ``steps`` more on data weighted towards their role. Merging
+in phase 2 needs the shared initialisation (independently initialised networks are
+permuted relative to each other).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from forgelang.kinds import costs
+from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
+from forgelang.kinds.cognate_arch import TrmTitansMagArch, arch_from, count_parameters
+from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.optimizer import MuGrokfast, OptimizerSpec, optimizer_field
+
+Role = Literal["reasoning", "memory", "general"]
+Architecture = Annotated[TrmTitansMagArch, BeforeValidator(arch_from)]
+
+
+class CognateParams(Params):
+    """Parameters of the ``cognate`` phase."""
+
+    models: int = Field(3, ge=1, le=16, description="specialist models trained (outputs)")
+    roles: list[Role] = Field(default_factory=lambda: ["reasoning", "memory", "general"],
+                              description="role of each model, in output order (one per model)")
+    pretrain_steps: int = Field(200, ge=0, le=10_000_000,
+                                description="optimiser steps of the shared initialisation, batches")
+    steps: int = Field(1000, ge=1, le=10_000_000,
+                       description="optimiser steps per specialist after the shared init, batches")
+    batch_size: int = Field(8, ge=1, le=4096, description="sequences per batch")
+    seq_len: int = Field(128, ge=8, le=1_000_000, description="tokens per sequence")
+    warmup_steps: int = Field(50, ge=0, le=1_000_000, description="linear learning-rate warm-up, steps")
+    optimizer: OptimizerSpec = optimizer_field("mugrokfast_pretrain")
+    data: DataSource = data_field()
+    eval: EvalConfig = eval_field()
+    architecture: Architecture = Field(
+        default_factory=lambda: arch_from("tiny"),
+        description="`smoke`, `tiny`, `full` or trm_titans_mag { ... } (fields default to "
+                    "`full`); default: `tiny`, ~1M params")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(self.roles) != self.models:
+            raise ValueError(f"roles lists {len(self.roles)} roles for {self.models} models")
+        if self.seq_len > self.architecture.max_seq_len:
+            raise ValueError(f"seq_len ({self.seq_len}) exceeds the architecture's "
+                             f"max_seq_len ({self.architecture.max_seq_len})")
+        return self
+
+
+def output_spec(arch: TrmTitansMagArch) -> ModelSpec:
+    """The ModelSpec of a freshly trained Cognate model (fp32 safetensors)."""
+    arch_items = tuple(sorted(arch.model_dump(mode="json").items()))
+    extra = costs.TOKENIZER_CONFIG_BYTES + 32 * arch.vocab_size
+    return ModelSpec(params=count_parameters(arch), bits_per_param=32.0,
+                     architecture=arch_items, extra_bytes=extra)
+
+
+def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
+    """Pre-training + every specialist's training + one held-out evaluation per model."""
+    spec = output_spec(p.architecture)
+    cost = costs.cost_of(spec)
+    tokens = (p.pretrain_steps + p.models * p.steps) * p.batch_size * p.seq_len
+    train = tokens * cost.train_flops_per_token(p.seq_len)
+    evaluate = p.models * p.eval.forward_tokens() * cost.forward_flops_per_token(
+        p.eval.prompt_tokens + p.eval.max_new_tokens)
+    flops = train + evaluate
+    peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
+            + costs.overhead(ctx.device))
+    notes = (f"{spec.params:,} params per model; TRM forward {cost.recursions} block-stack "
+             f"applications x {cost.supervision_steps} supervision steps, backward "
+             f"{cost.backprop_recursions} per supervision step",
+             f"{tokens:,} training tokens")
+    return Estimate(params=spec.params, peak_memory_bytes=peak, flops=flops,
+                    seconds=costs.seconds(flops, ctx.device),
+                    disk_bytes=p.models * spec.disk_bytes,
+                    outputs=(spec,) * p.models, notes=notes)
+
+
+KIND = Kind(
+    name="cognate",
+    summary="Train TRM x Titans-MAG specialist models (reasoning, memory, general) from one "
+            "shared initialisation.",
+    params=CognateParams,
+    estimate=estimate,
+    metrics=("loss", "loss.*", "lm_loss", "halt_loss", "halt_rate", "grad_norm", "lr",
+             "qk_clip.*", "tokens", "step"),
+    inputs=(0, 0),
+)
+
+__all__ = ["CognateParams", "KIND", "MuGrokfast", "estimate", "output_spec"]

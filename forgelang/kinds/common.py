@@ -1,0 +1,65 @@
+"""Parameter blocks that several kinds share: data source, held-out evaluation, prompt baking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from forgelang.kinds.base import Params
+
+SUITE = "suite"  # the deterministic synthetic task suite built by the runtime
+
+
+def _data_source(value: str) -> str:
+    if value == SUITE or value.endswith(".jsonl"):
+        return value
+    raise ValueError(f"data must be `suite` or a path to a .jsonl file, got {value!r}")
+
+
+DataSource = Annotated[str, AfterValidator(_data_source)]
+
+
+def data_field(description: str = "training data"):
+    """Field for a data source: the synthetic suite or a JSONL file path."""
+    return Field(SUITE, description=f"{description}: `suite` (synthetic, seeded) or a .jsonl path")
+
+
+class EvalConfig(Params):
+    """Held-out evaluation: greedy decoding on examples the phase never trains on.
+
+    Cognate models have no KV cache (the recursion recomputes the prefix), so the
+    estimate counts every generated token as a forward over the whole prefix.
+    """
+
+    examples: int = Field(128, ge=1, le=1_000_000, description="held-out examples per evaluation")
+    prompt_tokens: int = Field(48, ge=1, le=65_536, description="typical prompt length, tokens")
+    max_new_tokens: int = Field(16, ge=1, le=4096, description="tokens generated per answer")
+    batch_size: int = Field(32, ge=1, le=4096, description="examples decoded together")
+
+    def forward_tokens(self) -> int:
+        """Token positions run through the model by one evaluation (no KV cache)."""
+        g, p = self.max_new_tokens, self.prompt_tokens
+        return self.examples * (g * p + g * (g + 1) // 2)
+
+
+class BakeConfig(Params):
+    """Prompt baking (Bhargava et al., arXiv:2409.13697): KL(P(.|prompt) || P_baked(.)).
+
+    The student (no prompt) trains LoRA adapters with the phase's ``optimizer`` on
+    trajectories sampled from the prompted, frozen teacher.
+    """
+
+    steps: int = Field(100, ge=0, le=1_000_000, description="optimiser steps per bake")
+    trajectories: int = Field(32, ge=1, le=100_000,
+                              description="trajectories sampled from the prompted teacher per bake")
+    trajectory_tokens: int = Field(32, ge=1, le=4096, description="tokens per sampled trajectory")
+    batch_size: int = Field(8, ge=1, le=4096, description="trajectories per optimiser step")
+    lora_rank: int = Field(8, ge=1, le=1024, description="rank of the LoRA adapters trained")
+    strength: float = Field(1.0, gt=0, le=1,
+                            description="fraction of the baked weight delta applied (1 = full bake)")
+
+
+def eval_field():
+    """Field for the held-out evaluation block."""
+    return Field(default_factory=EvalConfig, description="held-out evaluation sizes")

@@ -1,0 +1,166 @@
+"""Cost model shared by the estimate functions: FLOPs, bytes and seconds from shapes.
+
+What is counted (all fp32, 4 bytes a value):
+
+- FLOPs: a matrix-vector product with P weights costs 2P; backward costs twice the
+  forward. Attention adds 4*d*(T + N_p) per token per layer, because the runtime
+  materialises the masked T x (N_p + T) score matrix (QK^T and AV).
+- TRM recursion (Cognate models): per supervision step the block stack f runs
+  T*(n+1) times forward; only the last cycle's (n+1) applications are back-propagated.
+  Each application also writes the Titans memory (forward + gradient of the memory
+  MLP, 6 FLOPs per memory weight per token). The LM head runs once per supervision
+  step. Inference runs every supervision step (the halting head may stop earlier, so
+  this is an upper bound).
+- Training state: weights + gradients + Grokfast EMA (4 B each per parameter) + Muon
+  momentum (4 B per matrix parameter) + AdamW moments (8 B per other parameter).
+- Activations kept for backward, per token per back-propagated layer application:
+  4 B x (16 d + 3 d_ff + 2 memory_hidden) values plus the score matrix
+  (n_heads x (T + N_p)); the logits need 3 x V values per token (logits, softmax, grad).
+  The Titans memory is a per-sequence state written once per chunk; every written
+  state (W1, W2: the memory-MLP weights) is kept for backward, per sequence, per chunk
+  boundary, per back-propagated application. For the full size this dominates.
+- Framework overhead: 512 MiB on CUDA (context, cuBLAS workspace, allocator slack),
+  256 MiB on CPU (the Python process with torch loaded). Our planning constants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from forgelang.devices import DeviceProfile
+from forgelang.kinds import cognate_arch as ca
+from forgelang.kinds.base import ModelSpec
+
+FP32 = 4
+MiB = 2**20
+OVERHEAD_BYTES = {"cuda": 512 * MiB, "cpu": 256 * MiB}
+TOKENIZER_CONFIG_BYTES = 64 * 1024  # config.json + tokenizer.json beside the weights (approx.)
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """What the estimates need to know about one model's shape."""
+
+    params: int
+    matrix_params: int  # 2-D hidden matrices: Muon-routed, ternarised, compressed
+    n_matrices: int
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_ff: int
+    vocab_size: int
+    layer_params: int  # one block's parameters
+    memory_hidden: int = 0
+    memory_chunk: int = 1
+    n_persistent: int = 0
+    recursions: int = 1  # block-stack applications per supervision step, forward (T*(n+1))
+    backprop_recursions: int = 1  # applications back-propagated per supervision step (n+1)
+    supervision_steps: int = 1
+
+    def application_flops(self, seq_len: int) -> float:
+        """Forward FLOPs per token of one pass through the block stack."""
+        ctx = seq_len + self.n_persistent
+        attention = 4 * self.d_model * ctx * self.n_layers
+        memory_write = 6 * 2 * self.d_model * self.memory_hidden * self.n_layers
+        return 2 * self.layer_params * self.n_layers + attention + memory_write
+
+    def head_flops(self) -> float:
+        return 2 * self.vocab_size * self.d_model
+
+    def forward_flops_per_token(self, seq_len: int) -> float:
+        """One full forward (every supervision step, every recursion) per token."""
+        per_step = self.recursions * self.application_flops(seq_len) + self.head_flops()
+        return self.supervision_steps * per_step
+
+    def train_flops_per_token(self, seq_len: int) -> float:
+        """Forward + backward of one training step (all supervision steps) per token."""
+        backward = 2 * (self.backprop_recursions * self.application_flops(seq_len)
+                        + self.head_flops())
+        return self.forward_flops_per_token(seq_len) + self.supervision_steps * backward
+
+    def activation_bytes(self, batch: int, seq_len: int) -> int:
+        """Activations kept for backward by one supervision step of one batch."""
+        d = self.d_model
+        per_layer = FP32 * (16 * d + 3 * self.d_ff + 2 * self.memory_hidden
+                            + self.n_heads * (seq_len + self.n_persistent))
+        stored = per_layer * self.n_layers * self.backprop_recursions * batch * seq_len
+        writes = math.ceil(seq_len / self.memory_chunk) - 1 if self.memory_hidden else 0
+        memory_states = (FP32 * 2 * d * self.memory_hidden * self.n_layers
+                         * writes * batch * self.backprop_recursions)
+        logits = 3 * FP32 * self.vocab_size * batch * seq_len
+        return int(stored + memory_states + logits)
+
+    def inference_bytes(self, batch: int, seq_len: int) -> int:
+        """Transient activations of a no-grad forward (one layer's worth plus logits)."""
+        d = self.d_model
+        per_token = FP32 * (16 * d + 3 * self.d_ff + self.n_heads * (seq_len + self.n_persistent)
+                            + 2 * self.vocab_size)
+        return int(per_token * batch * seq_len)
+
+
+def cost_of(spec: ModelSpec) -> ModelCost:
+    """The cost model of a model flowing between phases (Cognate or a plain transformer)."""
+    arch = spec.arch()
+    if arch.get("type") == ca.TrmTitansMagArch.model_fields["type"].default:
+        return _trm_cost(ca.arch_from(arch))
+    return _plain_cost(spec, arch)
+
+
+def _trm_cost(a: ca.TrmTitansMagArch) -> ModelCost:
+    return ModelCost(
+        params=ca.count_parameters(a), matrix_params=ca.matrix_parameters(a),
+        n_matrices=ca.matrix_count(a), d_model=a.d_model, n_layers=a.n_layers,
+        n_heads=a.n_heads, d_ff=a.d_ff, vocab_size=a.vocab_size,
+        layer_params=ca.layer_parameters(a), memory_hidden=a.memory_hidden,
+        memory_chunk=a.memory_chunk, n_persistent=a.n_persistent,
+        recursions=a.n_cycles * (a.n_latent_steps + 1),
+        backprop_recursions=a.n_latent_steps + 1, supervision_steps=a.supervision_steps)
+
+
+def _plain_cost(spec: ModelSpec, arch: dict) -> ModelCost:
+    """A user's transformer: shapes from its config.json when known, else guessed.
+
+    Guess (when config.json lacks them): 4 layers of 12 d^2 parameters each, vocab 32000
+    capped so that the embedding is at most half of the model.
+    """
+    n_layers = int(arch.get("num_hidden_layers") or 4)
+    d = int(arch.get("hidden_size") or max(8, math.isqrt(max(1, spec.params // (24 * n_layers)))))
+    vocab = int(arch.get("vocab_size") or max(16, min(32_000, spec.params // (2 * d))))
+    embed = vocab * d
+    layer = max(1, (spec.params - embed) // n_layers)
+    return ModelCost(params=spec.params, matrix_params=layer * n_layers,
+                     n_matrices=7 * n_layers, d_model=d, n_layers=n_layers,
+                     n_heads=max(1, d // 64), d_ff=4 * d, vocab_size=vocab, layer_params=layer)
+
+
+def training_state_bytes(cost: ModelCost, trainable: int | None = None) -> int:
+    """Weights of the whole model + gradients, Grokfast EMA and optimiser moments of the trainable part."""
+    trainable = cost.params if trainable is None else trainable
+    share = trainable / max(1, cost.params)
+    matrices = int(cost.matrix_params * share)
+    others = trainable - matrices
+    return FP32 * cost.params + FP32 * 2 * trainable + FP32 * matrices + 2 * FP32 * others
+
+
+def overhead(device: DeviceProfile) -> int:
+    return OVERHEAD_BYTES.get(device.type, OVERHEAD_BYTES["cpu"])
+
+
+def seconds(flops: float, device: DeviceProfile) -> float:
+    """Compute time at the profile's sustained training throughput."""
+    return flops / device.flops_per_second
+
+
+def same_shape(spec: ModelSpec, bits: float | None = None) -> ModelSpec:
+    """A model shaped like ``spec`` (params unchanged), optionally at another precision."""
+    if bits is None:
+        return spec
+    return ModelSpec(params=spec.params, bits_per_param=bits, architecture=spec.architecture,
+                     extra_bytes=spec.extra_bytes)
+
+
+def first_input(inputs: tuple[ModelSpec, ...], kind: str) -> ModelSpec:
+    if not inputs:
+        raise ValueError(f"{kind} needs an input model to estimate")
+    return inputs[0]

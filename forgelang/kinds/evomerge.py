@@ -1,0 +1,109 @@
+"""Phase 2, evomerge: evolutionary search over merges of the input models.
+
+Each candidate is a merge recipe (technique + its settings + per-model weights); the
+kernel merges it, measures ``fitness`` (an expression over measured metrics) on held-out
+data and keeps the best. ``mode = merge`` skips evolution and performs one specified
+merge, for users merging their own model directories.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from forgelang.kinds import costs
+from forgelang.kinds.base import Estimate, EstimateContext, Expression, Kind, Params
+from forgelang.kinds.common import DataSource, EvalConfig, data_field
+from forgelang.kinds.techniques import DEFAULT_TECHNIQUES, TechniqueSpec
+
+# FLOPs per parameter per input model to build one candidate: TIES/DARE need a top-k
+# threshold, sign election and a masked mean (~10); linear/SLERP ~3. Our planning figure.
+MERGE_FLOPS_PER_PARAM = 10
+
+
+class MergeSpec(Params):
+    """One merge, performed as written (``mode = merge``)."""
+
+    technique: TechniqueSpec = Field("linear", description="merge technique and its settings")
+    weights: list[float] | None = Field(None, description="weight per input model; unset = equal")
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if self.weights is not None and (not self.weights or any(w < 0 for w in self.weights)):
+            raise ValueError("weights must be a non-empty list of non-negative numbers")
+        return self
+
+
+class EvoMergeParams(Params):
+    """Parameters of the ``evomerge`` phase."""
+
+    mode: Literal["evolve", "merge"] = Field(
+        "evolve", description="`evolve` searches merges; `merge` performs `merge` as written")
+    population: int = Field(8, ge=2, le=4096, description="candidates per generation")
+    generations: int = Field(50, ge=1, le=100_000, description="generations of evolution")
+    elitism: int = Field(2, ge=0, le=4096, description="best candidates copied unchanged")
+    tournament_size: int = Field(3, ge=2, le=4096, description="candidates per selection tournament")
+    mutation_rate: float = Field(0.1, ge=0, le=1, description="probability a gene is mutated")
+    mutation_scale: float = Field(0.1, ge=0, le=10, description="std of the Gaussian weight mutation")
+    crossover_rate: float = Field(0.7, ge=0, le=1, description="probability two parents cross over")
+    fitness: Expression = Field("0.9 * accuracy + 0.1 * diversity",
+                                description="expression over measured metrics to maximise")
+    techniques: list[TechniqueSpec] = Field(default_factory=lambda: list(DEFAULT_TECHNIQUES),
+                                            min_length=1, description="techniques the search may use")
+    base: Literal["mean", "first"] = Field(
+        "mean", description="base b for task vectors: mean of the inputs or the first input")
+    merge: MergeSpec = Field(default_factory=MergeSpec, description="the merge for `mode = merge`")
+    data: DataSource = data_field("fitness data")
+    eval: EvalConfig = Field(default_factory=lambda: EvalConfig(examples=64),
+                             description="held-out evaluation sizes per candidate")
+
+    @model_validator(mode="after")
+    def _selection_fits(self):
+        if self.elitism >= self.population:
+            raise ValueError(f"elitism ({self.elitism}) must be below population ({self.population})")
+        if self.tournament_size > self.population:
+            raise ValueError(f"tournament_size ({self.tournament_size}) exceeds population "
+                             f"({self.population})")
+        return self
+
+    def candidates(self) -> int:
+        """Candidates merged and evaluated: the first population, then the non-elite children."""
+        if self.mode == "merge":
+            return 1
+        return self.population + (self.generations - 1) * (self.population - self.elitism)
+
+
+def estimate(p: EvoMergeParams, ctx: EstimateContext) -> Estimate:
+    """Merges (a few FLOPs per parameter per input) + evaluation of every candidate."""
+    first = costs.first_input(ctx.inputs, "evomerge")
+    cost = costs.cost_of(first)
+    k = max(1, len(ctx.inputs))
+    n = p.candidates()
+    merge_flops = n * MERGE_FLOPS_PER_PARAM * first.params * k
+    eval_flops = (n + 1) * p.eval.forward_tokens() * cost.forward_flops_per_token(
+        p.eval.prompt_tokens + p.eval.max_new_tokens)  # +1: the inputs' diversity baseline
+    flops = merge_flops + eval_flops
+    # inputs + base + the candidate being built, all fp32, plus decoding activations
+    weights = (k + 2) * costs.FP32 * first.params
+    peak = (weights + cost.inference_bytes(p.eval.batch_size,
+                                           p.eval.prompt_tokens + p.eval.max_new_tokens)
+            + costs.overhead(ctx.device))
+    out = costs.same_shape(first, 32.0)
+    notes = (f"{n} candidates x {p.eval.examples} held-out examples",
+             "output shaped like the first input (FrankenMerge/DFS may change depth)")
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
+                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
+                    outputs=(out,), notes=notes)
+
+
+KIND = Kind(
+    name="evomerge",
+    summary="Evolutionary search over linear / SLERP / TIES / DARE / FrankenMerge / DFS merges "
+            "of the input models, or one specified merge.",
+    params=EvoMergeParams,
+    estimate=estimate,
+    metrics=("fitness", "diversity", "generation", "generation.*", "population.*",
+             "technique.*", "candidates"),
+    inputs=(1, None),
+)

@@ -1,0 +1,120 @@
+"""Phase 3, quietstar: bake a reasoning prompt, then Quiet-STaR thought training.
+
+Quiet-STaR (Zelikman et al., arXiv:2403.09629): after every token sample thoughts in
+parallel, mix the with-thought and without-thought predictions with a mixing head, and
+reward each thought by how much it raises the likelihood of the next ``n_true`` tokens
+(REINFORCE against the mean over the thoughts sampled at that position).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from forgelang.kinds import costs
+from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
+from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
+
+COT_PROMPT = "Let's think step by step."
+
+
+class ReasoningBake(BakeConfig):
+    """Prompt baking of the reasoning prompt before thought training."""
+
+    prompt: str = Field(COT_PROMPT, max_length=4096,
+                        description="prompt baked into the weights (empty = skip baking)")
+
+
+class AntiTheater(Params):
+    """Checks that thoughts really help (not theatre): measured, not asserted."""
+
+    enabled: bool = Field(True, description="run the checks after training")
+    examples: int = Field(64, ge=1, le=100_000, description="held-out examples per check")
+    min_gain: float = Field(0.0, ge=-1, le=1,
+                            description="accuracy with thoughts minus without must exceed this")
+    shuffled_control: bool = Field(True, description="thoughts replaced by random tokens "
+                                   "must score worse than real thoughts")
+
+
+class Coherence(Params):
+    """Weights of the coherence score of sampled thoughts (our choice; sum > 0)."""
+
+    semantic: float = Field(0.4, ge=0, le=1, description="similarity of thought and continuation")
+    syntactic: float = Field(0.3, ge=0, le=1, description="thought well-formedness (own likelihood)")
+    predictive: float = Field(0.3, ge=0, le=1, description="gain in next-token likelihood")
+
+    @model_validator(mode="after")
+    def _some_weight(self):
+        if self.semantic + self.syntactic + self.predictive <= 0:
+            raise ValueError("at least one coherence weight must be positive")
+        return self
+
+
+class QuietStarParams(Params):
+    """Parameters of the ``quietstar`` phase."""
+
+    thought_tokens: int = Field(12, ge=1, le=256, description="tokens per thought (paper: 12)")
+    thoughts_per_position: int = Field(2, ge=1, le=64,
+                                       description="thoughts sampled per position (paper: 2)")
+    n_true: int = Field(4, ge=1, le=64, description="true future tokens scored by the reward (paper: 4)")
+    steps: int = Field(500, ge=1, le=10_000_000, description="optimiser steps of thought training")
+    batch_size: int = Field(4, ge=1, le=4096, description="sequences per batch")
+    seq_len: int = Field(64, ge=8, le=1_000_000, description="tokens per sequence")
+    temperature: float = Field(1.0, gt=0, le=10, description="sampling temperature of thoughts")
+    policy_weight: float = Field(1.0, ge=0, le=100,
+                                 description="weight of the REINFORCE loss beside the LM loss")
+    mixing_head_hidden: int | None = Field(None, ge=1, le=65_536,
+                                           description="hidden width of the mixing head MLP; unset = d_model")
+    bake: ReasoningBake = Field(default_factory=ReasoningBake, description="reasoning-prompt baking")
+    anti_theater: AntiTheater = Field(default_factory=AntiTheater, description="anti-theatre checks")
+    coherence: Coherence = Field(default_factory=Coherence, description="coherence score weights")
+    optimizer: OptimizerSpec = optimizer_field(
+        "mugrokfast_rl", "MuGrokfast settings; adam_lr 1e-6 is the paper's learning rate")
+    data: DataSource = data_field()
+    eval: EvalConfig = eval_field()
+
+
+def bake_flops(bake: BakeConfig, cost: costs.ModelCost, prompt_tokens: int) -> float:
+    """Teacher sampling (prompted, no cache) + student training on the trajectories."""
+    t = bake.trajectory_tokens
+    ctx = prompt_tokens + t
+    sample = bake.trajectories * t * ctx * cost.forward_flops_per_token(ctx)
+    train = bake.steps * bake.batch_size * t * (cost.train_flops_per_token(t)
+                                                + cost.forward_flops_per_token(ctx))
+    return sample + train
+
+
+def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
+    """Baking, then per position ``thoughts_per_position`` thoughts of length k+2 followed by
+    ``n_true`` scored tokens, all trained (forward + backward) over the sequence."""
+    first = costs.first_input(ctx.inputs, "quietstar")
+    cost = costs.cost_of(first)
+    per_position = p.thoughts_per_position * (p.thought_tokens + 2 + p.n_true)
+    ctx_len = p.seq_len + p.thought_tokens + 2
+    tokens = p.steps * p.batch_size * p.seq_len * (1 + per_position)
+    train = tokens * cost.train_flops_per_token(ctx_len)
+    prompt_len = max(1, len(p.bake.prompt))  # characters: the char-level upper bound
+    bake = bake_flops(p.bake, cost, prompt_len) if p.bake.prompt else 0.0
+    checks = (3 if p.anti_theater.enabled else 1) * p.eval.forward_tokens() * (1 + per_position)
+    evaluate = checks * cost.forward_flops_per_token(p.eval.prompt_tokens + p.eval.max_new_tokens)
+    flops = train + bake + evaluate
+    # thoughts are expanded in parallel: activations for every thought token at once
+    peak = (costs.training_state_bytes(cost)
+            + cost.activation_bytes(p.batch_size * (1 + per_position), ctx_len)
+            + costs.overhead(ctx.device))
+    out = costs.same_shape(first, 32.0)
+    notes = (f"{1 + per_position} token positions trained per text token",)
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
+                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
+                    outputs=(out,), notes=notes)
+
+
+KIND = Kind(
+    name="quietstar",
+    summary="Bake a reasoning prompt, then Quiet-STaR thought training with REINFORCE, "
+            "coherence scoring and an anti-theatre check.",
+    params=QuietStarParams,
+    estimate=estimate,
+    metrics=("loss", "loss.*", "reward", "reward.*", "thought.*", "coherence", "coherence.*",
+             "anti_theater.*", "bake.*", "mixing_weight"),
+)

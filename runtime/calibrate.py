@@ -1,0 +1,93 @@
+"""Measure this machine's fp32 matmul throughput for the planner (``forge calibrate``).
+
+``measure`` times square fp32 matmuls of a few sizes (best of ``repeats`` after a
+warm-up, 2*n^3 FLOPs each) and keeps the fastest rate as ``peak_flops``. ``efficiency``
+is then the share of that peak a training step sustains: TRAINING_EFFICIENCY (0.3) is our
+planning choice, because a training step also runs element-wise kernels, attention
+softmax, optimiser updates and Python overhead at far below matmul speed. ``save``
+writes the profiles where ``forgelang.devices.load_calibrated`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from datetime import date
+
+from forgelang.devices import BUILTIN, DEFAULT_CUDA, DeviceProfile, calibration_path
+
+TRAINING_EFFICIENCY = 0.3  # our choice, as devices.BUILTIN: sustained training / best matmul FLOP/s
+DEFAULT_SIZES = (256, 512, 1024)
+
+
+def _time_matmul(torch, n: int, device: str, repeats: int) -> float:
+    """Best FLOP/s over ``repeats`` timings of one n x n fp32 matmul."""
+    a = torch.randn(n, n, device=device, dtype=torch.float32)  # (n, n)
+    b = torch.randn(n, n, device=device, dtype=torch.float32)  # (n, n)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    a @ b  # warm-up: kernel selection, page faults
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / max(best, 1e-9)
+
+
+def _memory_bytes(torch, device: str) -> int:
+    if device.startswith("cuda"):
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    return BUILTIN["cpu"].memory_bytes
+
+
+def measure(device: str = "cpu", sizes: tuple[int, ...] = DEFAULT_SIZES,
+            repeats: int = 5) -> DeviceProfile:
+    """Measure fp32 matmul throughput on ``device`` ("cpu" or "cuda[:N]").
+
+    Args:
+        device: torch device to measure.
+        sizes: square matrix sizes timed; the fastest rate wins.
+        repeats: timings per size; the best is kept (least disturbed by other load).
+
+    Returns:
+        A profile named "cpu" or "cuda" with the measured peak and our training efficiency.
+
+    Raises:
+        ValueError: a CUDA device was asked for but torch sees none.
+    """
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"cannot calibrate {device!r}: torch sees no CUDA device")
+    if not sizes or repeats < 1:
+        raise ValueError("need at least one size and one repeat")
+    peak = max(_time_matmul(torch, n, device, repeats) for n in sizes)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    base = BUILTIN[DEFAULT_CUDA] if kind == "cuda" else BUILTIN["cpu"]
+    return replace(base, name=kind, type=kind, peak_flops=peak, efficiency=TRAINING_EFFICIENCY,
+                   memory_bytes=_memory_bytes(torch, device),
+                   source=f"calibrated {date.today().isoformat()}")
+
+
+def save(profiles: dict[str, DeviceProfile] | list[DeviceProfile]) -> str:
+    """Write profiles to ``calibration_path()`` as ``{"profiles": {name: fields}}``.
+
+    Profiles already saved under other names are kept. Returns the path written.
+    """
+    if not isinstance(profiles, dict):
+        profiles = {p.name: p for p in profiles}
+    path = calibration_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    stored = data.get("profiles", {}) if isinstance(data, dict) else {}
+    stored.update({name: asdict(p) for name, p in profiles.items()})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"profiles": stored}, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)  # atomic: a crash never leaves half a file
+    return str(path)

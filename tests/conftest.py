@@ -1,0 +1,27 @@
+"""Shared fixtures. Tests run on CPU with tiny models; W&B never goes online."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "recipes"
+
+
+@pytest.fixture
+def recipe_dir(tmp_path: Path) -> Path:
+    """An empty folder to write recipes (and their imports) into."""
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_calibration(tmp_path_factory, monkeypatch):
+    """Never read or write the user's real calibration file."""
+    path = tmp_path_factory.mktemp("cal") / "calibration.json"
+    monkeypatch.setenv("FORGE_CALIBRATION", str(path))
