@@ -1,0 +1,207 @@
+"""The CLI's commands as plain functions: ``apply``, ``runs``, ``show``, ``models``, ``lineage``.
+
+Each returns the process exit code. ``forgelang.cli`` imports this module lazily, so
+``forge plan`` never loads torch. Output is rich text, or JSON with ``json=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from runtime.registry import ModelRegistry, RegistryError, workspace_path
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    _console(stderr=True).print(f"error: {message}", markup=False)
+    return code
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
+          json_events: bool = False) -> int:
+    """``forge apply``: run a recipe or saved plan in the workspace.
+
+    Returns:
+        0 when every phase completed or was cached and no stop gate failed; 1 when a
+        phase or a stop gate failed; 2 when the apply was refused before running
+        (missing kernel, stale plan, workspace locked, bad input); 130 when interrupted.
+    """
+    from runtime.lock import LockHeldError
+    from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator
+
+    output = "json" if json_events else "console"
+    try:
+        with PipelineOrchestrator(target, workspace, overrides, only, from_, force,
+                                  output=output) as pipeline:
+            result = pipeline.run_full_pipeline()
+    except LockHeldError as e:
+        return _refuse(str(e), json_events)
+    if result.status == "refused":
+        return _refuse(result.message, json_events)
+    if result.exit_code and not json_events:
+        _console(stderr=True).print(result.message, markup=False)
+    return result.exit_code if result.exit_code != EXIT_REFUSED else EXIT_REFUSED
+
+
+def _refuse(message: str, json_events: bool) -> int:
+    if json_events:
+        sys.stdout.write(json.dumps({"event": "refused", "message": message}) + "\n")
+        return 2
+    return _fail(message)
+
+
+def _open(workspace) -> ModelRegistry:
+    return ModelRegistry(workspace_path(workspace), create=False)
+
+
+def runs(workspace=None, json: bool = False) -> int:
+    """``forge runs``: every run in the workspace, newest first."""
+    try:
+        with _open(workspace) as registry:
+            rows = registry.runs()
+    except RegistryError as e:
+        return _fail(str(e))
+    if json:
+        _print_json(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table("run", "status", "recipe", "phases done", "current", "started")
+    for r in rows:
+        current = f"{r['current_phase']} {r['progress']:.0f}%" if r["current_phase"] else ""
+        table.add_row(r["id"], r["status"], r["recipe"], f"{r['done']}/{r['phases']}", current,
+                      _when(r["created_at"]))
+    _console().print(table)
+    return 0
+
+
+def show(workspace=None, run: str | None = None, json: bool = False) -> int:
+    """``forge show [RUN]``: phases with estimate vs measured, metrics, models and gates."""
+    try:
+        with _open(workspace) as registry:
+            data = registry.show(run)
+    except RegistryError as e:
+        return _fail(str(e))
+    if json:
+        _print_json(data)
+        return 0
+    console = _console()
+    console.print(f"run {data['run_id']} [{data['status']}] {data['recipe']}", markup=False)
+    if data["message"]:
+        console.print(data["message"], markup=False)
+    console.print(_phase_table(data["phases"]))
+    for phase in data["phases"]:
+        _print_phase_details(console, phase)
+    for g in data["gates"]:
+        mark = "passed" if g["passed"] else f"FAILED ({g['action']})"
+        console.print(f"gate after {g['phase']}: {g['expression']} -> {mark}: {g['message']}",
+                      markup=False)
+    return 0
+
+
+def _phase_table(phases: list[dict]):
+    from rich.table import Table
+
+    table = Table("phase", "kind", "status", "memory est", "memory measured", "ratio",
+                  "time est", "time measured", "ratio")
+    for p in phases:
+        est, got, ratio = p["estimate"], p["measured"], p["ratio"]
+        table.add_row(p["name"], p["kind"], p["status"],
+                      _bytes(est.get("peak_memory_bytes")), _bytes(got["peak_memory_bytes"]),
+                      _ratio(ratio["peak_memory_bytes"]), _secs(est.get("seconds")),
+                      _secs(got["seconds"]), _ratio(ratio["seconds"]))
+    return table
+
+
+def _print_phase_details(console, phase: dict) -> None:
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(phase["metrics"].items()))
+    console.print(f"{phase['name']}: {metrics}", markup=False)
+    for m in phase["models"]:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(m["metrics"].items()))
+        console.print(f"  model {m['id']} {m['role']} {m['sha256'][:12]} {m['params']:,} params"
+                      f" ({m['size_category']}) {shown}", markup=False)
+
+
+def models(workspace=None, json: bool = False) -> int:
+    """``forge models``: every model in the workspace, newest first."""
+    try:
+        with _open(workspace) as registry:
+            rows = registry.models()
+    except RegistryError as e:
+        return _fail(str(e))
+    if json:
+        _print_json(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table("id", "phase", "role", "sha256", "params", "size", "accuracy", "run")
+    for m in rows:
+        acc = m["metrics"].get("accuracy")
+        table.add_row(str(m["id"]), m["phase"], m["role"], m["sha256"][:12], f"{m['params']:,}",
+                      _bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}", m["run_id"])
+    _console().print(table)
+    return 0
+
+
+def lineage(workspace=None, model: str = "", json: bool = False) -> int:
+    """``forge lineage MODEL``: the model (id or sha256 prefix) and its ancestors."""
+    try:
+        with _open(workspace) as registry:
+            tree = registry.lineage(model)
+    except RegistryError as e:
+        return _fail(str(e))
+    if json:
+        _print_json(tree)
+        return 0
+    from rich.tree import Tree
+
+    root = Tree(_node_label(tree))
+    _add_parents(root, tree)
+    _console().print(root)
+    return 0
+
+
+def _node_label(node: dict) -> str:
+    acc = node["metrics"].get("accuracy")
+    score = "" if acc is None else f" accuracy={acc:.4f}"
+    return (f"model {node['id']} {node['role']} ({node['phase']}/{node['kind']}) "
+            f"{node['sha256'][:12]}{score}")
+
+
+def _add_parents(branch, node: dict) -> None:
+    for parent in node["parents"]:
+        _add_parents(branch.add(_node_label(parent)), parent)
+
+
+def _bytes(n) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _secs(s) -> str:
+    return "-" if s is None else f"{s:.2f} s"
+
+
+def _ratio(r) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def _when(ts) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""

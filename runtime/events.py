@@ -1,0 +1,153 @@
+"""Apply events: JSON lines for ``--json``, a rich display for people, rows in the registry.
+
+Every event is a dict ``{"event": TYPE, "run_id", "phase", "time", ...}``. Types:
+``run_started``, ``phase_started``, ``phase_progress``, ``metric``, ``phase_finished``,
+``phase_cached``, ``phase_failed``, ``gate_verdict``, ``warning``, ``run_finished``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+EVENT_TYPES = ("run_started", "phase_started", "phase_progress", "metric", "phase_finished",
+               "phase_cached", "phase_failed", "gate_verdict", "warning", "run_finished")
+# progress and metrics have their own registry tables; only these become event rows
+RECORDED = frozenset(EVENT_TYPES) - {"phase_progress", "metric"}
+
+Listener = Callable[[dict], None]
+
+
+class EventBus:
+    """Fans each event out to its listeners (JSON writer, console, registry)."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id
+        self.listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Add a listener called with every event dict."""
+        self.listeners.append(listener)
+
+    def emit(self, type_: str, phase: str | None = None, **data) -> dict:
+        """Send one event to every listener; returns it."""
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}")
+        event = {"event": type_, "run_id": self.run_id, "phase": phase, "time": time.time(),
+                 **data}
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+
+def json_lines(stream: TextIO | None = None) -> Listener:
+    """A listener printing each event as one JSON line (flushed: readers follow live)."""
+    def write(event: dict) -> None:
+        out = stream or sys.stdout
+        out.write(json.dumps(event, sort_keys=True, default=str) + "\n")
+        out.flush()
+
+    return write
+
+
+def registry_recorder(registry) -> Listener:
+    """A listener storing the lasting events in the registry's ``events`` table."""
+    def record(event: dict) -> None:
+        if event["event"] in RECORDED and event.get("run_id"):
+            data = {k: v for k, v in event.items() if k not in ("event", "run_id", "phase")}
+            registry.record_event(event["run_id"], event["event"], data, event.get("phase"))
+
+    return record
+
+
+class ConsoleReporter:
+    """People's view: a rich line per phase with a bar, ETA and its latest key metric.
+
+    Bars only when the output is a terminal; otherwise one plain line per phase event.
+    """
+
+    KEY_METRICS = ("loss", "accuracy", "fitness", "retention")
+
+    def __init__(self, console=None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console()
+        self.live = self.console.is_terminal
+        self._bars = None
+        self._tasks: dict[str, int] = {}
+
+    def __call__(self, event: dict) -> None:
+        handler = getattr(self, "_on_" + event["event"], None)
+        if handler is not None:
+            handler(event)
+
+    def _progress(self):
+        if self._bars is None:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bars = Progress(TextColumn("{task.description:<14}"), BarColumn(),
+                                  TaskProgressColumn(), TimeRemainingColumn(),
+                                  TextColumn("{task.fields[metric]}"), console=self.console)
+            self._bars.start()
+        return self._bars
+
+    def _on_phase_started(self, e: dict) -> None:
+        if self.live:
+            self._tasks[e["phase"]] = self._progress().add_task(e["phase"], total=1.0, metric="")
+        else:
+            self.console.print(f"+ {e['phase']} ({e.get('kind', '')}) started")
+
+    def _on_phase_progress(self, e: dict) -> None:
+        if self.live and e["phase"] in self._tasks:
+            self._progress().update(self._tasks[e["phase"]], completed=e["fraction"])
+
+    def _on_metric(self, e: dict) -> None:
+        name = e["name"]
+        if self.live and e["phase"] in self._tasks and name.split(".")[0] in self.KEY_METRICS:
+            self._progress().update(self._tasks[e["phase"]], metric=f"{name}={e['value']:.4g}")
+
+    def _on_phase_finished(self, e: dict) -> None:
+        if self.live and e["phase"] in self._tasks:
+            self._progress().update(self._tasks[e["phase"]], completed=1.0)
+        line = (f"  {e['phase']}: done in {e['seconds']:.2f} s, peak memory "
+                f"{e['peak_memory_bytes']:,} B, {len(e.get('models', []))} model(s)")
+        self.console.print(line, markup=False, highlight=False)
+
+    def _on_phase_cached(self, e: dict) -> None:
+        self.console.print(f"= {e['phase']} cached (phase run {e['source_phase_run']})",
+                           markup=False, highlight=False)
+
+    def _on_phase_failed(self, e: dict) -> None:
+        self.close()
+        self.console.print(f"! {e['phase']} {e['status']}: {e['error']}", markup=False,
+                           highlight=False)
+
+    def _on_gate_verdict(self, e: dict) -> None:
+        mark = "passed" if e["passed"] else f"FAILED ({e['action']})"
+        self.console.print(f"  gate after {e['phase']}: {e['expression']} -> {mark}"
+                           f" [{e['message']}]", markup=False, highlight=False)
+
+    def _on_warning(self, e: dict) -> None:
+        self.console.print(f"warning: {e['message']}", markup=False, highlight=False)
+
+    def _on_run_finished(self, e: dict) -> None:
+        self.close()
+        self.console.print(f"run {e['run_id']} {e['status']}" +
+                           (f": {e['message']}" if e.get("message") else ""),
+                           markup=False, highlight=False)
+
+    def close(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._bars is not None:
+            self._bars.stop()
+            self._bars = None
+            self._tasks.clear()

@@ -1,0 +1,183 @@
+"""The phase-kernel contract: a ``Kernel`` protocol, what it is given and what it returns.
+
+A kernel is any object with ``run(ctx, params, inputs) -> PhaseResult``; there is no
+base class. Kernels register into ``KERNELS`` under their phase kind's name::
+
+    @KERNELS.register("cognate")
+    class CognateKernel:
+        def run(self, ctx, params, inputs):
+            ...
+            return PhaseResult(models=[ModelOutput(role="reasoning", model=m, tokenizer=t,
+                                                   metrics={"accuracy": 0.41})])
+
+The orchestrator stores every output model in the artifact store, records it with its
+metrics and parents in the registry, and computes retention from the ``accuracy`` score
+(see ``runtime.orchestrator``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+class StopRequested(Exception):
+    """Raised by a kernel that saw ``ctx.should_stop()`` and checkpointed; the run is
+    marked interrupted and resumes from the checkpoint on the next apply."""
+
+
+class MissingKernelError(LookupError):
+    """A plan step's kind has no kernel in this build."""
+
+
+@dataclass(frozen=True)
+class InputModel:
+    """A model given to a kernel: a verified directory to ``from_pretrained``."""
+
+    path: Path
+    role: str
+    sha256: str | None = None  # None for an external ``dir:`` input
+    model_id: int | None = None  # registry id; None for an external input
+    metrics: dict = field(default_factory=dict)  # what was measured on it when it was made
+
+
+@dataclass
+class ModelOutput:
+    """One model a kernel produced: a directory, or a model (+ tokenizer) to save.
+
+    Attributes:
+        role: what it is, e.g. ``reasoning``, ``merged``.
+        path: a directory with safetensors weights, config and tokenizer; or
+        model / tokenizer: a Hugging Face model saved with ``save_pretrained``.
+        metrics: measured on held-out data, e.g. ``accuracy`` (the task score).
+        parents: indices into the kernel's inputs it was made from; None = all inputs.
+    """
+
+    role: str
+    path: Path | None = None
+    model: Any = None
+    tokenizer: Any = None
+    metrics: dict = field(default_factory=dict)
+    parents: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.model is None):
+            raise ValueError("a ModelOutput needs exactly one of `path` or `model`")
+
+
+@dataclass
+class PhaseResult:
+    """What a kernel returns: its models and phase-level metrics."""
+
+    models: list[ModelOutput] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass
+class PhaseContext:
+    """What the orchestrator gives a kernel besides params and inputs.
+
+    Attributes:
+        run_id, phase, kind: where we are.
+        device: the torch device (as a string) to run on.
+        seed: the step's seed; Python, NumPy and torch are already seeded with it.
+        workspace: the workspace directory.
+        run_dir: ``WORKSPACE/runs/<run>``, for logs.
+        checkpoint_dir: survives crashes and is keyed by the step's cache key; a long
+            phase saves its state here every N steps and resumes from it. Removed when
+            the phase completes.
+        work_dir: scratch space on the artifact store's file system; output directories
+            written here are moved, not copied, into the store.
+    """
+
+    run_id: str
+    phase: str
+    kind: str
+    device: str
+    seed: int
+    workspace: Path
+    run_dir: Path
+    checkpoint_dir: Path
+    work_dir: Path
+    metric_sink: Callable[[str, float, int | None, int | None], None] = lambda *a: None
+    progress_sink: Callable[[float, str], None] = lambda *a: None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def log_metric(self, name: str, value: float, step: int | None = None,
+                   model: int | None = None) -> None:
+        """Record a measured value (e.g. the training loss at ``step``).
+
+        Args:
+            name: metric name; namespaced by phase in W&B (``<phase>/<name>``).
+            value: the measured number.
+            step: training step or generation, for curves.
+            model: index of the output model it belongs to, when known.
+        """
+        self.metric_sink(name, float(value), step, model)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report how far the phase has got, in [0, 1]."""
+        self.progress_sink(min(1.0, max(0.0, float(fraction))), message)
+
+    def should_stop(self) -> bool:
+        """True once a stop was requested (SIGTERM): checkpoint, then raise StopRequested."""
+        return self.stop_event.is_set()
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    """A phase kernel. ``params`` is the kind's pydantic Params instance (or the plain
+    dict when the kind has no Params model); ``inputs`` the input models, in order."""
+
+    def run(self, ctx: PhaseContext, params: Any, inputs: list[InputModel]) -> PhaseResult:
+        ...
+
+
+class KernelRegistry:
+    """Kernels by phase kind: ``register(name)``, ``get(name)`` (did-you-mean), ``names()``."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[str, Kernel] = {}
+
+    def register(self, name: str, kernel: Any = None):
+        """Register ``kernel`` (an object, or a class instantiated with no arguments).
+
+        Without ``kernel`` it returns a decorator. Registering a name twice is an error.
+        """
+        def add(obj):
+            instance = obj() if isinstance(obj, type) else obj
+            if not callable(getattr(instance, "run", None)):
+                raise TypeError(f"kernel {name!r} has no run(ctx, params, inputs) method")
+            if name in self._kernels:
+                raise ValueError(f"a kernel for phase kind {name!r} is registered twice")
+            self._kernels[name] = instance
+            return obj
+
+        return add if kernel is None else add(kernel)
+
+    def get(self, name: str) -> Kernel:
+        """The kernel of kind ``name``; ``MissingKernelError`` with a hint when absent."""
+        try:
+            return self._kernels[name]
+        except KeyError:
+            from forgelang.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, self._kernels) or "no kernels are registered yet"
+            raise MissingKernelError(f"no kernel for phase kind {name!r}; {hint}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._kernels
+
+    def names(self) -> list[str]:
+        """Registered kind names, sorted."""
+        return sorted(self._kernels)
+
+    def missing(self, kinds: list[str]) -> list[str]:
+        """The kinds among ``kinds`` that have no kernel, in order, without repeats."""
+        return list(dict.fromkeys(k for k in kinds if k not in self._kernels))
+
+
+KERNELS = KernelRegistry()  # the built-in kernels; runtime.phases modules register here

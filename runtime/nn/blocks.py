@@ -1,0 +1,86 @@
+"""The MAG block (memory as a gate) and the block stack ``f`` that TRM applies recursively."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from runtime.nn.attention import SlidingWindowAttention
+from runtime.nn.config import TrmTitansMagConfig
+from runtime.nn.memory import NeuralMemory
+
+
+class SwiGLU(nn.Module):
+    """``W_down (silu(W_gate x) * W_up x)`` without biases."""
+
+    def __init__(self, d_model: int, d_ff: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, d_ff, bias=False)
+        self.up_proj = nn.Linear(d_model, d_ff, bias=False)
+        self.down_proj = nn.Linear(d_ff, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, T, d)."""
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class MagBlock(nn.Module):
+    """Pre-norm residual block: sliding-window attention gated by the neural memory, then SwiGLU.
+
+    ``o = norm_a(y_attn) * sigmoid(W_g norm_m(y_mem))``; ``x <- x + o``; ``x <- x + mlp(norm(x))``.
+    """
+
+    def __init__(self, config: TrmTitansMagConfig):
+        super().__init__()
+        d, eps = config.d_model, config.rms_eps
+        self.attn_norm = nn.RMSNorm(d, eps=eps)
+        self.attn = SlidingWindowAttention(d, config.n_heads, config.window, config.rope_theta)
+        self.memory = NeuralMemory(
+            d, config.memory_hidden, config.memory_chunk, config.memory_max_grad_norm
+        )
+        self.mag_attn_norm = nn.RMSNorm(d, eps=eps)
+        # norm_a's output has unit RMS; a small initial gain keeps each block near the identity
+        # (our choice: with gain 1 the token's own embedding drowns and learning stalls)
+        self.mag_attn_norm.init_gain = config.initializer_range
+        nn.init.constant_(self.mag_attn_norm.weight, config.initializer_range)
+        self.mag_memory_norm = nn.RMSNorm(d, eps=eps)
+        self.mag_gate = nn.Linear(d, d, bias=False)
+        self.mlp_norm = nn.RMSNorm(d, eps=eps)
+        self.mlp = SwiGLU(d, config.d_ff)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        persistent: torch.Tensor,
+        positions: torch.Tensor,
+        token_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Args: x (B, T, d), persistent (N_p, d), positions (T,) or (B, T), token_mask (B, T)."""
+        h = self.attn_norm(x)  # (B, T, d)
+        # persistent tokens go through the same norm so their keys share the sequence's scale
+        y_attn = self.attn(h, self.attn_norm(persistent), positions, token_mask)  # (B, T, d)
+        y_mem = self.memory(h, token_mask)  # (B, T, d)
+        gate = torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 1)
+        x = x + self.mag_attn_norm(y_attn) * gate
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class BlockStack(nn.Module):
+    """The tiny network ``f`` of TRM: ``n_layers`` MAG blocks sharing the persistent tokens."""
+
+    def __init__(self, config: TrmTitansMagConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(MagBlock(config) for _ in range(config.n_layers))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        persistent: torch.Tensor,
+        positions: torch.Tensor,
+        token_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, T, d) -> (B, T, d)."""
+        for layer in self.layers:
+            x = layer(x, persistent, positions, token_mask)
+        return x

@@ -1,0 +1,105 @@
+"""Muon: momentum + Newton–Schulz orthogonalised updates for 2-D hidden weights.
+
+Reference: K. Jordan et al., "Muon: an optimizer for hidden layers" (2024); the
+"moonlight" scale is from "Muon is Scalable for LLM Training" (arXiv:2502.16982).
+Embeddings, the LM head, norms' gains and biases belong to AdamW, not Muon.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+from runtime.optim.newton_schulz import NS_STEPS, orthogonalize
+
+# Defaults, from the Muon reference implementation.
+MUON_LR = 0.02  # reference lr for the "jordan" scale
+MUON_MOMENTUM = 0.95
+MUON_SCALES = ("jordan", "moonlight")
+
+
+def update_scale(rows: int, cols: int, variant: str = "jordan") -> float:
+    """The factor that multiplies the orthogonalised update O of a (rows, cols) matrix.
+
+    Args:
+        rows: output dimension (``nn.Linear.weight`` is (out, in)).
+        cols: input dimension.
+        variant: ``"jordan"`` = sqrt(max(1, rows/cols)), Muon's own choice (reference lr
+            0.02); ``"moonlight"`` = 0.2·sqrt(max(rows, cols)), which matches AdamW's
+            update RMS so AdamW's lr and weight decay can be reused.
+    """
+    if variant == "jordan":
+        return math.sqrt(max(1.0, rows / cols))
+    if variant == "moonlight":
+        return 0.2 * math.sqrt(max(rows, cols))
+    raise ValueError(f"unknown Muon scale {variant!r}; expected one of {MUON_SCALES}")
+
+
+@torch.no_grad()
+def muon_update_(param: torch.Tensor, grad: torch.Tensor, momentum_buffer: torch.Tensor, *,
+                 lr: float, momentum: float, nesterov: bool, ns_steps: int,
+                 weight_decay: float, scale: str) -> None:
+    """One Muon step on ``param`` in place.
+
+    m ← βm + (1−β)g; u = (1−β)g + βm with Nesterov, else u = m; O = NS(u)·scale;
+    W ← W(1 − lr·wd) − lr·O. Tensors with more than 2 dims (e.g. conv kernels) are
+    orthogonalised as (shape[0], prod(rest)).
+    """
+    momentum_buffer.lerp_(grad, 1.0 - momentum)  # m ← βm + (1−β)g
+    u = grad.lerp(momentum_buffer, momentum) if nesterov else momentum_buffer
+    u2d = u.reshape(u.size(0), -1)  # (rows, cols)
+    ortho = orthogonalize(u2d, steps=ns_steps)  # (rows, cols)
+    ortho = ortho * update_scale(u2d.size(0), u2d.size(1), scale)
+    param.mul_(1.0 - lr * weight_decay)
+    param.add_(ortho.view_as(param).to(param.dtype), alpha=-lr)
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for 2-D hidden weight matrices (use :class:`MuGrokfast` to mix with AdamW).
+
+    Args:
+        params: the hidden weight matrices (each with at least 2 dims).
+        lr: learning rate (0.02 is the reference for the "jordan" scale).
+        momentum: β of the momentum buffer.
+        nesterov: use the Nesterov look-ahead u = (1−β)g + βm.
+        ns_steps: Newton–Schulz iterations.
+        weight_decay: decoupled weight decay.
+        scale: ``"jordan"`` or ``"moonlight"``, see :func:`update_scale`.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = MUON_LR,
+                 momentum: float = MUON_MOMENTUM, nesterov: bool = True,
+                 ns_steps: int = NS_STEPS, weight_decay: float = 0.0,
+                 scale: str = "jordan") -> None:
+        update_scale(1, 1, scale)  # validates the name early
+        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
+                        weight_decay=weight_decay, scale=scale)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.ndim < 2:
+                    raise ValueError(
+                        f"Muon only takes matrices; got a {p.ndim}-D tensor of shape "
+                        f"{tuple(p.shape)} (route it to AdamW)")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Apply one Muon update to every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p.grad)
+                muon_update_(p, p.grad, state["momentum_buffer"], lr=group["lr"],
+                             momentum=group["momentum"], nesterov=group["nesterov"],
+                             ns_steps=group["ns_steps"],
+                             weight_decay=group["weight_decay"], scale=group["scale"])
+        return loss

@@ -1,0 +1,385 @@
+"""The pipeline orchestrator: runs a compiled plan step by step in a workspace.
+
+``with PipelineOrchestrator(config) as pipeline: pipeline.run_full_pipeline()``.
+Steps whose cache key completed earlier (and whose artifacts still verify) are
+reused; others run their kernel. Gates are checked after their phase. A crash at any
+moment loses at most the phase in flight: the next apply resumes from there.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forgelang.plan import EXTERNAL_PREFIX, GateSpec, Plan, Step
+from runtime.artifacts import ArtifactError, ArtifactStore, check_no_pickle
+from runtime.events import ConsoleReporter, EventBus, json_lines, registry_recorder
+from runtime.gates import GateVerdict, evaluate_gate
+from runtime.kernels import KERNELS, InputModel, KernelRegistry, StopRequested
+from runtime.lock import WorkspaceLock
+from runtime.phase_runner import StepRun, checkpoint_dir, execute, gate_envs
+from runtime.plan_loading import PipelineError, load_plan, select_steps, validated_params
+from runtime.registry import ModelRegistry, workspace_path
+from runtime.tracking import Tracker
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C or a stop request ended the run; it resumes on the next apply."""
+
+
+@dataclass
+class PhaseOutcome:
+    """What happened to one step in this run."""
+
+    name: str
+    status: str  # completed | cached | failed | interrupted
+    phase_run_id: int | None = None
+    models: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of an apply."""
+
+    run_id: str | None
+    status: str  # completed | failed | interrupted | refused
+    exit_code: int
+    message: str = ""
+    phases: list[PhaseOutcome] = field(default_factory=list)
+    gates: list[GateVerdict] = field(default_factory=list)
+
+
+class PipelineOrchestrator:
+    """Carry out a plan in a workspace (the design's Python API).
+
+    Args:
+        config: a ``Plan``, a plan dict, or a path to a plan ``.json`` / ``.forge`` recipe.
+        workspace: the workspace (default ``$FORGE_WORKSPACE`` or ``./.forge``).
+        overrides: ``k=v`` settings for a recipe (ignored for a saved plan).
+        only, from_, force: which steps to run; see ``runtime.plan_loading.select_steps``.
+        kernels: where kernels are looked up (default ``runtime.kernels.KERNELS``).
+        output: ``"console"`` (rich), ``"json"`` (JSON lines on stdout) or ``"quiet"``.
+    """
+
+    def __init__(self, config, workspace=None, overrides=(), only=(), from_=None, force=(),
+                 kernels: KernelRegistry | None = None, output: str = "console"):
+        self.config, self.overrides = config, list(overrides or ())
+        self.only, self.from_, self.force = tuple(only or ()), from_, tuple(force or ())
+        self.workspace = workspace_path(workspace)
+        self.kernels = kernels or _builtin_kernels()
+        self.output = output
+        self.stop_event = threading.Event()
+        self.registry: ModelRegistry | None = None
+        self._lock = WorkspaceLock(self.workspace)
+
+    def __enter__(self) -> PipelineOrchestrator:
+        self._lock.acquire()
+        try:
+            self.registry = ModelRegistry(self.workspace)
+            self.store = ArtifactStore(self.workspace)
+            self.store.clean_temp()  # we hold the lock: temp dirs are a dead run's leftovers
+            self._close_dead_runs()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.registry is not None:
+            self.registry.close()
+        self._lock.release()
+
+    def _close_dead_runs(self) -> None:
+        """Runs left 'running' by a killed apply are marked interrupted (we hold the lock)."""
+        for run in self.registry.runs():
+            if run["status"] == "running":
+                self.registry.finish_session(run["id"], "interrupted",
+                                             "the process died (killed or crashed)")
+        self.registry.close_dead_phase_runs()
+
+    # ------------------------------------------------------------ public API
+    def run_full_pipeline(self) -> RunResult:
+        """Run every selected step in plan order; returns the run's outcome."""
+        if self.registry is None:
+            raise RuntimeError("use PipelineOrchestrator as a context manager: "
+                               "`with PipelineOrchestrator(config) as pipeline: ...`")
+        try:
+            plan = load_plan(self.config, self.overrides)
+            steps, forced = select_steps(plan, self.only, self.from_, self.force)
+            prepared = self._prepare(plan, steps)
+        except PipelineError as e:
+            return RunResult(None, "refused", EXIT_REFUSED, str(e))
+        return self._run(plan, steps, forced, prepared)
+
+    def run_single_phase(self, n: int | str) -> PhaseOutcome:
+        """Run one step (1-based position or name), reusing the cache; its outcome.
+
+        Raises:
+            PipelineError: unknown step, or the run was refused.
+        """
+        plan = load_plan(self.config, self.overrides)
+        name = plan.steps[n - 1].name if isinstance(n, int) else n
+        self.only, self.from_ = (name,), None
+        result = self.run_full_pipeline()
+        if result.status == "refused":
+            raise PipelineError(result.message)
+        return next(p for p in result.phases if p.name == name)
+
+    # ------------------------------------------------------------ preparation
+    def _prepare(self, plan: Plan, steps: list[Step]) -> dict:
+        """Everything checked before anything runs: kernels, device, params, staleness."""
+        missing = self.kernels.missing([s.kind for s in steps])
+        if missing:
+            have = ", ".join(self.kernels.names()) or "none yet"
+            raise PipelineError(
+                f"no kernel for phase kind(s) {', '.join(missing)}; nothing was run. "
+                f"Kernels in this build: {have}. Use --only to run the phases that have one")
+        if plan.workspace_state and plan.workspace_state != self.registry.fingerprint():
+            raise PipelineError("the saved plan is stale: this workspace changed after it was "
+                                "made; run `forge plan` again")
+        from runtime.device import DeviceError, configure_threads, resolve_device
+
+        try:
+            device = resolve_device(plan.device)
+        except DeviceError as e:
+            raise PipelineError(str(e)) from None
+        configure_threads(device)
+        params = {s.name: validated_params(self.kernels.get(s.kind), s) for s in steps}
+        names = {s.name for s in steps}
+        for s in steps:
+            for dep in s.inputs:
+                if not dep.startswith(EXTERNAL_PREFIX) and dep not in names and \
+                        self.registry.completed_phase(plan.step(dep).cache_key) is None:
+                    raise PipelineError(f"phase `{s.name}` needs the models of `{dep}`, which "
+                                        "has not completed in this workspace; run it too")
+        return {"device": str(device), "params": params}
+
+    # ------------------------------------------------------------ the run
+    def _run(self, plan: Plan, steps: list[Step], forced: set[str], prepared: dict) -> RunResult:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = self.workspace / "runs" / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.registry.create_session(run_id, plan.to_json(), plan.recipe)
+        bus = self._bus(run_id, run_dir)
+        tracker = Tracker(plan.tracking, run_dir, lambda m: bus.emit("warning", message=m))
+        tracker.start(run_id, plan.to_json())
+        result = RunResult(run_id, "running", EXIT_OK)
+        bus.emit("run_started", recipe=plan.recipe, steps=[s.name for s in steps],
+                 device=prepared["device"])
+        previous = self._install_sigterm()
+        try:
+            self._run_steps(plan, steps, forced, prepared, bus, tracker, result)
+        except (KeyboardInterrupt, RunInterrupted):
+            result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED
+            result.message = ("interrupted; the completed phases are kept. Resume with the "
+                              f"same command: forge apply {_target(self.config)} --workspace "
+                              f"{self.workspace}")
+        finally:
+            self._restore_sigterm(previous)
+        if result.status == "running":
+            result.status = "completed"
+        self.registry.finish_session(run_id, result.status, result.message or None)
+        bus.emit("run_finished", status=result.status, message=result.message,
+                 exit_code=result.exit_code)
+        tracker.finish(result.exit_code)
+        return result
+
+    def _bus(self, run_id: str, run_dir: Path) -> EventBus:
+        bus = EventBus(run_id)
+        bus.subscribe(registry_recorder(self.registry))
+        log = open(run_dir / "events.jsonl", "a", buffering=1)  # noqa: SIM115 (closed by GC)
+        bus.subscribe(json_lines(log))
+        if self.output == "json":
+            bus.subscribe(json_lines())
+        elif self.output == "console":
+            bus.subscribe(ConsoleReporter())
+        return bus
+
+    def _run_steps(self, plan, steps, forced, prepared, bus, tracker, result) -> None:
+        outputs: dict[str, list[dict]] = {}
+        selected = {s.name for s in steps}
+        for position, step in enumerate(plan.steps):
+            if step.name not in selected:
+                continue
+            source = None if step.name in forced else self._cached(step, bus)
+            if source is not None:
+                outcome = self._reuse(result.run_id, step, position, source, bus)
+            else:
+                try:
+                    inputs = self._inputs(plan, step, outputs)
+                except (PipelineError, ArtifactError) as e:
+                    bus.emit("phase_failed", step.name, status="failed", error=str(e))
+                    outcome = PhaseOutcome(step.name, "failed", error=str(e))
+                else:
+                    outcome = self._execute(result.run_id, step, position, inputs, prepared,
+                                            bus, tracker)
+            result.phases.append(outcome)
+            if outcome.status != "completed" and outcome.status != "cached":
+                result.status, result.exit_code = "failed", EXIT_FAILED
+                result.message = f"phase `{step.name}` failed: {outcome.error}"
+                return
+            outputs[step.name] = outcome.models
+            if not self._gates(plan.gates, step, outcome, bus, result):
+                return
+
+    def _cached(self, step: Step, bus: EventBus) -> dict | None:
+        """The completed phase run to reuse, if its key completed and its models verify."""
+        done = self.registry.completed_phase(step.cache_key)
+        if done is None:
+            return None
+        try:
+            for model in done["models"]:
+                self.store.verify(model["sha256"])
+        except ArtifactError as e:
+            bus.emit("warning", step.name, message=f"{e}; re-running phase `{step.name}`")
+            return None
+        return done
+
+    def _reuse(self, run_id, step, position, source, bus) -> PhaseOutcome:
+        prid = self.registry.start_phase_run(run_id, step.to_json(), position, status="cached",
+                                             source_id=source["id"])
+        bus.emit("phase_cached", step.name, kind=step.kind, source_phase_run=source["id"],
+                 cache_key=step.cache_key)
+        return PhaseOutcome(step.name, "cached", prid, source["models"], source["metrics"])
+
+    def _inputs(self, plan: Plan, step: Step, outputs: dict) -> list[InputModel]:
+        """The verified input models of a step, in order."""
+        inputs: list[InputModel] = []
+        for dep in step.inputs:
+            if dep.startswith(EXTERNAL_PREFIX):
+                path = Path(dep[len(EXTERNAL_PREFIX):]).expanduser()
+                if not path.is_dir():
+                    raise PipelineError(f"input model directory {path} does not exist")
+                check_no_pickle(path)
+                inputs.append(InputModel(path=path, role="external"))
+                continue
+            models = outputs.get(dep)
+            if models is None:
+                models = self.registry.completed_phase(plan.step(dep).cache_key)["models"]
+            for m in models:
+                inputs.append(InputModel(path=self.store.load_model_dir(m["sha256"]),
+                                         role=m["role"], sha256=m["sha256"], model_id=m["id"],
+                                         metrics=m["metrics"]))
+        return inputs
+
+    def _execute(self, run_id, step, position, inputs, prepared, bus, tracker) -> PhaseOutcome:
+        prid = self.registry.start_phase_run(run_id, step.to_json(), position)
+        bus.emit("phase_started", step.name, kind=step.kind, cache_key=step.cache_key,
+                 estimate=step.estimate.to_json())
+
+        def metric(name, value, at_step):
+            self.registry.log_metric(run_id, name, value, prid, at_step)
+            bus.emit("metric", step.name, name=name, value=value, step=at_step)
+            tracker.log(step.name, {name: value}, at_step)
+
+        def progress(fraction, message):
+            self.registry.update_session_progress(run_id, step.name, 100.0 * fraction)
+            bus.emit("phase_progress", step.name, fraction=fraction, message=message)
+
+        job = StepRun(run_id, prid, step, prepared["device"], self.workspace, self.store,
+                      metric, progress, self.stop_event)
+        try:
+            new, metrics, meter = execute(job, self.kernels.get(step.kind),
+                                          prepared["params"][step.name], inputs)
+        except (KeyboardInterrupt, StopRequested):
+            self.registry.end_phase_run(prid, "interrupted", "stopped by the user")
+            bus.emit("phase_failed", step.name, status="interrupted", error="stopped by the user")
+            raise RunInterrupted() from None
+        except Exception as e:  # a kernel bug or bad input: record it, stop the run cleanly
+            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            self.registry.end_phase_run(prid, "failed", traceback.format_exc())
+            bus.emit("phase_failed", step.name, status="failed", error=detail)
+            return PhaseOutcome(step.name, "failed", prid, error=detail)
+        self.registry.complete_phase_run(prid, new, metrics, meter.peak_memory_bytes,
+                                         meter.seconds)
+        _remove_tree(checkpoint_dir(self.workspace, step.cache_key))
+        models = self.registry.phase_models(prid)
+        tracker.log(step.name, metrics)
+        for m in models:
+            tracker.log(step.name, {f"{m['role']}/{k}": v for k, v in m["metrics"].items()})
+        bus.emit("phase_finished", step.name, seconds=meter.seconds,
+                 peak_memory_bytes=meter.peak_memory_bytes, metrics=metrics,
+                 models=[{"id": m["id"], "role": m["role"], "sha256": m["sha256"]}
+                         for m in models])
+        return PhaseOutcome(step.name, "completed", prid, models, metrics)
+
+    def _gates(self, gates: tuple[GateSpec, ...], step: Step, outcome: PhaseOutcome,
+               bus: EventBus, result: RunResult) -> bool:
+        """Check the gates of ``step``; False when a stop gate failed (run ends)."""
+        ok = True
+        for gate in (g for g in gates if g.phase == step.name):
+            verdict = _judge(gate, outcome)
+            result.gates.append(verdict)
+            self.registry.record_gate(result.run_id, outcome.phase_run_id, gate.phase,
+                                      gate.expression, verdict.value, verdict.threshold,
+                                      verdict.passed, verdict.action, verdict.message)
+            bus.emit("gate_verdict", step.name, **{k: v for k, v in verdict.to_json().items()
+                                                   if k != "phase"})
+            if not verdict.passed and gate.on_fail == "stop" and ok:
+                ok = False
+                result.status, result.exit_code = "failed", EXIT_FAILED
+                result.message = (f"gate `{gate.expression}` after phase `{step.name}` failed: "
+                                  f"{verdict.message}")
+        return ok
+
+    def _install_sigterm(self):
+        """First SIGTERM asks kernels to checkpoint and stop; a second one interrupts."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_term(signum, frame):
+            if self.stop_event.is_set():
+                raise KeyboardInterrupt
+            self.stop_event.set()
+
+        return signal.signal(signal.SIGTERM, on_term)
+
+    @staticmethod
+    def _restore_sigterm(previous) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _judge(gate: GateSpec, outcome: PhaseOutcome) -> GateVerdict:
+    """A gate holds when it holds for every output model's metrics; else the first failure."""
+    verdicts = [(label, evaluate_gate(gate, env))
+                for label, env in gate_envs(outcome.metrics, outcome.models)]
+    label, verdict = next(((lb, v) for lb, v in verdicts if not v.passed), verdicts[0])
+    if label and len(verdicts) > 1:
+        verdict = GateVerdict(**{**verdict.__dict__, "message": f"{verdict.message} "
+                                                                f"(model `{label}`)"})
+    return verdict
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _target(config) -> str:
+    return str(config) if isinstance(config, (str, Path)) else "PLAN.json"
+
+
+def _builtin_kernels() -> KernelRegistry:
+    """The global kernel registry, after the built-in phase modules registered into it."""
+    import importlib
+
+    try:
+        importlib.import_module("runtime.phases")
+    except ModuleNotFoundError as e:
+        if e.name != "runtime.phases":
+            raise
+    return KERNELS
+
+
+__all__ = ["PipelineOrchestrator", "PipelineError", "RunResult", "PhaseOutcome"]

@@ -1,0 +1,162 @@
+"""Running one plan step: context, seeding, measuring, storing outputs, retention.
+
+Retention (DESIGN.md): task score after a phase ÷ task score before it, on the same
+held-out set. The score is the metric ``accuracy`` (``SCORE_METRIC``), which kernels
+measure on held-out data for each output model. "Before" is the phase-level metric
+``input_accuracy`` when the kernel measured its input on the same set in this phase,
+else the best ``accuracy`` recorded for the output's parent models when they were made
+(the task suite is seeded, so that is the same held-out set). ``cumulative_retention``
+multiplies retentions along the lineage: accuracy now ÷ accuracy when the pipeline's
+first phase produced the ancestor.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.artifacts import ArtifactStore, directory_bytes, safetensors_params
+from runtime.device import seed_everything
+from runtime.kernels import InputModel, ModelOutput, PhaseContext, PhaseResult
+from runtime.measure import PhaseMeter
+from runtime.registry import NewModel
+
+SCORE_METRIC = "accuracy"
+BASELINE_METRIC = "input_accuracy"
+PROGRESS_INTERVAL_S = 0.5  # the registry hears progress at most this often
+
+
+@dataclass
+class StepRun:
+    """Everything one step execution needs from the orchestrator."""
+
+    run_id: str
+    phase_run_id: int
+    step: object  # forgelang.plan.Step
+    device: str
+    workspace: Path
+    store: ArtifactStore
+    metric_sink: Callable[[str, float, int | None], None]
+    progress_sink: Callable[[float, str], None]
+    stop_event: threading.Event
+    series: dict[int, list] = field(default_factory=dict)  # per output model index
+
+
+def checkpoint_dir(workspace: Path, cache_key: str) -> Path:
+    """Where a step keeps its in-phase checkpoints: keyed by what determines its result."""
+    return workspace / "checkpoints" / cache_key
+
+
+def execute(job: StepRun, kernel, params, inputs: list[InputModel]) -> tuple[list, dict, PhaseMeter]:
+    """Run the kernel, store its models; returns (new models, phase metrics, meter).
+
+    The caller records them in the registry; nothing here is visible there before.
+    """
+    step = job.step
+    work = job.store.temp_dir()
+    ckpt = checkpoint_dir(job.workspace, step.cache_key)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    ctx = PhaseContext(run_id=job.run_id, phase=step.name, kind=step.kind, device=job.device,
+                       seed=step.seed, workspace=job.workspace,
+                       run_dir=job.workspace / "runs" / job.run_id, checkpoint_dir=ckpt,
+                       work_dir=work, metric_sink=_model_sink(job),
+                       progress_sink=_throttled(job.progress_sink), stop_event=job.stop_event)
+    try:
+        seed_everything(step.seed)
+        with PhaseMeter(job.device) as meter:
+            result = kernel.run(ctx, params, inputs)
+            if not isinstance(result, PhaseResult):
+                raise TypeError(f"the {step.kind} kernel returned {type(result).__name__}, "
+                                "not a PhaseResult")
+            models = [_store(job, out, i, inputs) for i, out in enumerate(result.models)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    metrics = dict(result.metrics)
+    _add_retention(models, inputs, metrics)
+    metrics.update(runtime_metrics(models, meter))
+    return models, metrics, meter
+
+
+def _model_sink(job: StepRun) -> Callable:
+    """Metrics of a named output model wait for its registry id; others go straight on."""
+    def sink(name: str, value: float, step: int | None, model: int | None) -> None:
+        if model is None:
+            job.metric_sink(name, value, step)
+        else:
+            job.series.setdefault(int(model), []).append((name, value, step))
+
+    return sink
+
+
+def _throttled(progress: Callable[[float, str], None]) -> Callable[[float, str], None]:
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            progress(fraction, message)
+
+    return report
+
+
+def _store(job: StepRun, out: ModelOutput, index: int, inputs: list[InputModel]) -> NewModel:
+    """Put one output model in the artifact store; what we know of it for the registry."""
+    if out.path is not None:
+        source = Path(out.path)
+        inside = source.resolve().is_relative_to(job.store.root.resolve())
+        sha = job.store.put_dir(source, move=inside)  # move only our own scratch dirs
+    else:
+        sha = job.store.save_model(out.model, out.tokenizer)
+    path = job.store.path(sha)
+    parent_idx = range(len(inputs)) if out.parents is None else out.parents
+    parents = tuple(inputs[i].model_id for i in parent_idx if inputs[i].model_id is not None)
+    return NewModel(sha256=sha, role=out.role, params=safetensors_params(path),
+                    size_bytes=directory_bytes(path), parents=parents,
+                    metrics={k: float(v) for k, v in out.metrics.items()},
+                    series=tuple(job.series.get(index, ())))
+
+
+def _add_retention(models: list[NewModel], inputs: list[InputModel], metrics: dict) -> None:
+    """Add retention and cumulative_retention to each output model that has a score."""
+    for m in models:
+        score = m.metrics.get(SCORE_METRIC)
+        parents = [i for i in inputs if i.model_id in m.parents and SCORE_METRIC in i.metrics]
+        if score is None or not parents:
+            continue
+        best = max(parents, key=lambda i: i.metrics[SCORE_METRIC])
+        before = metrics.get(BASELINE_METRIC, best.metrics[SCORE_METRIC])
+        if before <= 0:
+            continue  # retention of a model that scored nothing is undefined
+        m.metrics["retention"] = score / before
+        m.metrics["cumulative_retention"] = (m.metrics["retention"] *
+                                             best.metrics.get("cumulative_retention", 1.0))
+
+
+def runtime_metrics(models: list[NewModel], meter: PhaseMeter) -> dict:
+    """What the runtime itself measured, plus the worst retention over output models."""
+    out = {"seconds": meter.seconds, "peak_memory_bytes": float(meter.peak_memory_bytes),
+           "disk_bytes": float(sum(m.size_bytes for m in models))}
+    if models:
+        out["params"] = float(max(m.params for m in models))
+    for name in ("retention", "cumulative_retention"):
+        values = [m.metrics[name] for m in models if name in m.metrics]
+        if values:
+            out[name] = min(values)
+    return out
+
+
+def gate_envs(phase_metrics: dict, models: list[dict]) -> list[tuple[str, dict]]:
+    """The metric sets a gate is checked against: one per output model.
+
+    Each is the phase's metrics overlaid with that model's own, so a gate on a
+    per-model metric (``accuracy >= 0.5``, ``loss < 2``) must hold for every model,
+    whichever direction its comparison points. A phase without models gives one set.
+    """
+    if not models:
+        return [("", dict(phase_metrics))]
+    return [(m["role"], {**phase_metrics, **m["metrics"]}) for m in models]

@@ -1,0 +1,72 @@
+"""Sliding-window attention: a query sees exactly w tokens (itself included) plus N_p persistent."""
+
+import torch
+
+from runtime.nn.attention import (
+    SlidingWindowAttention,
+    apply_rope,
+    rope_tables,
+    sliding_window_mask,
+)
+
+T, W, NP, D = 10, 3, 2, 16
+
+
+def test_mask_has_window_plus_persistent_keys():
+    mask = sliding_window_mask(T, W, NP)[0, 0]  # (T, NP + T)
+    assert mask.shape == (T, NP + T)
+    assert mask[:, :NP].all()  # persistent tokens are always visible
+    for i in range(T):
+        seen = mask[i, NP:].nonzero().flatten().tolist()
+        assert seen == list(range(max(0, i - W + 1), i + 1))
+
+
+def test_padding_keys_are_hidden_but_rows_stay_finite():
+    pad = torch.ones(1, T)
+    pad[:, :3] = 0  # left padding at positions 0..2
+    mask = sliding_window_mask(T, W, 0, key_padding=pad)[0, 0]
+    assert mask[4].nonzero().flatten().tolist() == [3, 4]  # key 2 is in the window but padding
+    assert mask[1].nonzero().flatten().tolist() == [1]  # a padded query keeps only itself
+
+
+def attention_weights():
+    torch.manual_seed(0)
+    attn = SlidingWindowAttention(D, n_heads=2, window=W, rope_theta=10000.0)
+    h, persistent = torch.randn(2, T, D), torch.randn(NP, D)
+    out, weights = attn(h, persistent, torch.arange(T), return_weights=True)
+    return attn, h, persistent, out, weights
+
+
+def test_weights_vanish_outside_window_and_cover_persistent():
+    _, _, _, _, weights = attention_weights()  # (B, H, T, NP + T)
+    allowed = sliding_window_mask(T, W, NP)
+    assert torch.all(weights.masked_select(~allowed.expand_as(weights)) == 0)
+    assert torch.all(weights[..., :NP] > 0)  # every query attends to the persistent tokens
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, T))
+
+
+def test_fused_path_equals_explicit_weights():
+    attn, h, persistent, out, _ = attention_weights()
+    torch.testing.assert_close(attn(h, persistent, torch.arange(T)), out)
+
+
+def test_output_depends_only_on_window():
+    attn, h, persistent, _, _ = attention_weights()
+    h = h[:1].clone().requires_grad_()
+    attn(h, persistent, torch.arange(T))[0, 7].sum().backward()
+    touched = (h.grad[0].abs().sum(-1) > 0).nonzero().flatten().tolist()
+    assert touched == [5, 6, 7]
+
+
+def test_rope_is_relative():
+    """q . k after RoPE depends on the offset only, so shifting both positions changes nothing."""
+    torch.manual_seed(0)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(i: int, j: int) -> torch.Tensor:
+        cq, sq = rope_tables(torch.tensor([i]), 8, 10000.0, torch.float32)
+        ck, sk = rope_tables(torch.tensor([j]), 8, 10000.0, torch.float32)
+        return (apply_rope(q, cq, sq) * apply_rope(k, ck, sk)).sum()
+
+    torch.testing.assert_close(score(5, 2), score(12, 9))
+    assert not torch.allclose(score(5, 2), score(5, 4))
