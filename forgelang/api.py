@@ -19,8 +19,9 @@ from forgelang.planner import build_plan
 
 
 def _compile(diags: Diagnostics, path: str | Path | None, text: str | None,
-             overrides: list[str], import_roots: list[Path]) -> CompiledRecipe | None:
-    loader = Loader(diags, [Path(p) for p in import_roots])
+             overrides: list[str], import_roots: list[Path],
+             loader: Loader | None = None) -> CompiledRecipe | None:
+    loader = loader or Loader(diags, [Path(p) for p in import_roots])
     if text is not None:
         unit = loader.load_text(text, str(path or "<string>"), Path.cwd())
     else:
@@ -38,6 +39,15 @@ def check(path: str | Path | None = None, *, text: str | None = None, overrides=
     recipe = _compile(diags, path, text, list(overrides), list(import_roots))
     result = build_plan(recipe, diags) if (recipe is not None and plan) else None
     return result, diags
+
+
+def plan_with_files(path: str | Path, overrides=(), import_roots=()):
+    """(plan or None, diagnostics, every file read) — for caching compiled plans."""
+    diags = Diagnostics()
+    loader = Loader(diags, [Path(p) for p in import_roots])
+    recipe = _compile(diags, path, None, list(overrides), list(import_roots), loader)
+    plan = build_plan(recipe, diags) if recipe is not None else None
+    return plan, diags, loader.files()
 
 
 def compile_recipe(path=None, *, text=None, overrides=(), import_roots=()) -> CompiledRecipe:

@@ -6,9 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from forgelang import api
 from forgelang.cli import resolve_workspace
-from forgelang.diagnostics import Diagnostic
 from forgelang.render import paint, render_plan, use_color
 
 
@@ -26,6 +24,8 @@ def _print_diagnostics(diags, stream=sys.stderr) -> None:
 
 
 def cmd_validate(args) -> int:
+    from forgelang import api
+
     results, ok = [], True
     for path in args.files:
         _, diags = api.check(path, overrides=args.overrides, import_roots=args.import_root,
@@ -46,12 +46,29 @@ def cmd_validate(args) -> int:
     return 0 if ok else 1
 
 
+def _plan(args):
+    """(plan, diagnostics): from the plan cache when the recipe is unchanged."""
+    from forgelang import plancache
+
+    key = plancache.key(args.file, args.overrides, args.import_root) \
+        if plancache.enabled() else None
+    plan = plancache.load(key) if key else None
+    if plan is not None:
+        return plan, None
+    from forgelang import api
+
+    plan, diags, files = api.plan_with_files(args.file, args.overrides, args.import_root)
+    if plan is not None and not diags.items and key:
+        plancache.store(key, plan, files)
+    return plan, diags
+
+
 def cmd_plan(args) -> int:
-    plan, diags = api.check(args.file, overrides=args.overrides, import_roots=args.import_root)
+    plan, diags = _plan(args)
     if plan is None:
         _print_diagnostics(diags)
         return 1
-    if diags.items:
+    if diags is not None and diags.items:
         _print_diagnostics(diags)
     plan = _with_workspace_state(plan, resolve_workspace(args.workspace))
     over = plan.over_budget()
@@ -90,6 +107,7 @@ def _with_workspace_state(plan, workspace: Path):
 
 
 def cmd_graph(args) -> int:
+    from forgelang import api
     from forgelang.graph import to_dot, to_mermaid
 
     plan, diags = api.check(args.file, overrides=args.overrides, import_roots=args.import_root)
@@ -153,5 +171,3 @@ def cmd_show(args) -> int:
 def cmd_lineage(args) -> int:
     return _runtime("lineage")(resolve_workspace(args.workspace), args.model, args.json)
 
-
-__all__ = ["Diagnostic"]

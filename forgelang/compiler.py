@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgelang import LANGUAGE_VERSION, ast
-from forgelang.diagnostics import Diagnostics, did_you_mean
 from forgelang.dag import link_inputs, toposort
+from forgelang.diagnostics import Diagnostics, did_you_mean
 from forgelang.gates import compile_gates
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import Params

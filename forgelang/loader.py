@@ -37,6 +37,10 @@ class Loader:
         self._stack: list[Path] = []
         self._cache: dict[Path, Unit] = {}
 
+    def files(self) -> list[Path]:
+        """Every recipe file loaded so far (the root and its imports)."""
+        return list(self._cache)
+
     def load_root(self, path: Path) -> Unit | None:
         self.roots.insert(0, path.resolve().parent)
         return self._load(path.resolve(), display_path(path))

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
-from forgelang.kinds.base import Estimate, ModelSpec
+from forgelang.estimate import Estimate, ModelSpec
 
 PLAN_FORMAT = 1
 EXTERNAL_PREFIX = "dir:"  # an input that is a local Hugging Face model directory

@@ -25,3 +25,4 @@ def _isolated_calibration(tmp_path_factory, monkeypatch):
     """Never read or write the user's real calibration file."""
     path = tmp_path_factory.mktemp("cal") / "calibration.json"
     monkeypatch.setenv("FORGE_CALIBRATION", str(path))
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path_factory.mktemp("plans")))

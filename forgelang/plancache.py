@@ -1,0 +1,80 @@
+"""A cache of compiled plans, so a repeated ``forge plan`` of an unchanged recipe
+skips compiling (pydantic validation dominates a cold plan's time).
+
+The key covers the root file's bytes, the command-line overrides and import roots,
+the calibration file and the forgelang sources (their sizes and mtimes); an entry
+also lists every file the recipe imported with its sha256, re-checked on each hit.
+Only clean plans (no diagnostics at all) are cached. ``FORGE_NO_CACHE=1`` disables it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from forgelang.devices import calibration_path
+from forgelang.plan import Plan
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("FORGE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "agent-forge", "plans")
+    return Path(base)
+
+
+def enabled() -> bool:
+    return os.environ.get("FORGE_NO_CACHE", "") in ("", "0")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _code_stamp() -> str:
+    parts = []
+    for p in sorted(_PACKAGE.rglob("*.py")) + sorted(_PACKAGE.glob("*.lark")):
+        st = p.stat()
+        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def key(path: Path, overrides, import_roots) -> str | None:
+    try:
+        root = path.read_bytes()
+        cal = calibration_path()
+        cal_bytes = cal.read_bytes() if cal.is_file() else b""
+    except OSError:
+        return None
+    meta = json.dumps([str(path.resolve()), list(overrides), [str(p) for p in import_roots],
+                       _code_stamp()]).encode()
+    return _digest(meta + b"\0" + root + b"\0" + cal_bytes)
+
+
+def load(cache_key: str) -> Plan | None:
+    """The cached plan, if every file it was compiled from is unchanged."""
+    try:
+        entry = json.loads((cache_dir() / f"{cache_key}.json").read_text())
+        for name, digest in entry["deps"].items():
+            if _digest(Path(name).read_bytes()) != digest:
+                return None
+        return Plan.from_json(entry["plan"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(cache_key: str, plan: Plan, deps: list[Path]) -> None:
+    """Save a clean plan; failures to write are ignored (the cache is an optimisation)."""
+    try:
+        entry = {"deps": {str(p): _digest(p.read_bytes()) for p in deps},
+                 "plan": plan.to_json()}
+        directory = cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{cache_key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(entry))
+        os.replace(tmp, directory / f"{cache_key}.json")
+    except OSError:
+        pass
