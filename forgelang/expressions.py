@@ -160,7 +160,8 @@ def to_source(expr: ast.Expr) -> str:
     if isinstance(expr, ast.ListExpr):
         return "[" + ", ".join(to_source(i) for i in expr.items) + "]"
     if isinstance(expr, ast.Object):
-        body = "  ".join(f"{i.key} = {to_source(i.value)}" for i in expr.items)
+        body = "  ".join(f"{i.key}{' = ' if i.form == 'assign' else ' '}{to_source(i.value)}"
+                         for i in expr.items)
         head = f"{expr.type} " if expr.type else ""
         return head + ("{ " + body + " }" if body else "{}")
     raise TypeError(f"not an expression: {expr!r}")
