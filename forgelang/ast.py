@@ -139,6 +139,7 @@ class PresetDecl(Statement):
     extends: str | None = None
     span: Span = _span()
     name_span: Span = _span()
+    extends_span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class PhaseDecl(Statement):
     extends: str | None = None
     span: Span = _span()
     kind_span: Span = _span()
+    alias_span: Span = _span()
+    extends_span: Span = _span()
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from forgelang import LANGUAGE_VERSION, ast
 from forgelang.dag import link_inputs, toposort
 from forgelang.diagnostics import Diagnostics, did_you_mean
+from forgelang.exprcheck import check_phase_expressions, check_reserved
 from forgelang.gates import compile_gates
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import Params
@@ -35,6 +36,7 @@ class PhaseSpec:
     inputs: list[str]
     seed: int
     span: Span
+    input_spans: list = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +53,7 @@ def compile_unit(unit: Unit, overrides: list[Override], diags: Diagnostics) -> C
     """Compile the root unit; returns None when any error was found (see ``diags``)."""
     stmts = unit.module.statements
     _check_version(stmts, unit, diags)
+    check_reserved(unit, stmts, diags)
     recipe = _single_recipe(stmts, unit, diags)
     phases = _phase_decls(stmts, diags)
     lets = _override_lets(unit.lets, overrides, diags)
@@ -102,7 +105,8 @@ def _phase_decls(stmts, diags: Diagnostics) -> list[ast.PhaseDecl]:
         if not isinstance(s, ast.PhaseDecl):
             continue
         if s.name in seen:
-            diags.add("E030", f"phase `{s.name}` is declared twice", s.kind_span,
+            span = s.alias_span if s.alias else s.kind_span
+            diags.add("E030", f"phase `{s.name}` is declared twice", span,
                       f"name the second one: `phase {s.kind} as {s.kind}_2 {{ ... }}`")
             continue
         seen[s.name] = s
@@ -132,7 +136,7 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     name = decl.name
     data = res.value(decl.body, (name,))
     if decl.extends:
-        data = deep_merge(res.extends(decl.extends, decl.kind_span), data)
+        data = deep_merge(res.extends(decl.extends, decl.extends_span), data)
     for o in overrides:
         if o.path[0] == name and len(o.path) > 1:
             set_path(data, o.path[1:], res.value(o.expr, (name,) + o.path[1:]))
@@ -151,7 +155,10 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     if params is None:
         return None
     listed = inputs if isinstance(inputs, list) else None if inputs is None else [inputs]
-    return PhaseSpec(name, decl.kind, params, listed, phase_seed, decl.span)
+    spans = [res.spans.get((name, "inputs", i)) or res.spans.get((name, "inputs"))
+             for i in range(len(listed or []))]
+    check_phase_expressions(decl, KINDS.get(decl.kind), res, diags)
+    return PhaseSpec(name, decl.kind, params, listed, phase_seed, decl.span, spans)
 
 
 def _check_overrides(overrides, lets, phases, diags) -> None:

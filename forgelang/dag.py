@@ -18,24 +18,28 @@ def link_inputs(specs: list, base_dir: Path, diags: Diagnostics) -> None:
         if spec.inputs is None:
             spec.inputs = [previous] if (previous and takes_inputs) else []
         else:
-            spec.inputs = [_input(i, spec, names, base_dir, diags) for i in spec.inputs]
+            spans = spec.input_spans or [None] * len(spec.inputs)
+            spec.inputs = [_input(i, spec, names, base_dir, diags, sp)
+                           for i, sp in zip(spec.inputs, spans, strict=False)]
             spec.inputs = [i for i in spec.inputs if i]
         previous = spec.name
 
 
-def _input(value, spec, names: list[str], base_dir: Path, diags: Diagnostics) -> str | None:
+def _input(value, spec, names: list[str], base_dir: Path, diags: Diagnostics,
+           span=None) -> str | None:
+    span = span or spec.span
     if not isinstance(value, str):
-        diags.add("E022", "`inputs` lists phase names or model directories", spec.span,
+        diags.add("E022", "`inputs` lists phase names or model directories", span,
                   'e.g. inputs = [cognate] or inputs = ["./models/a", "./models/b"]')
         return None
     if value in names:
         if value == spec.name:
-            diags.add("E071", f"phase `{spec.name}` lists itself as an input", spec.span, None)
+            diags.add("E071", f"phase `{spec.name}` lists itself as an input", span, None)
             return None
         return value
     if "/" in value or value.startswith(".") or (base_dir / value).is_dir():
         return EXTERNAL_PREFIX + str((base_dir / value).resolve())
-    diags.add("E070", f"input `{value}` of phase `{spec.name}` is not a phase", spec.span,
+    diags.add("E070", f"input `{value}` of phase `{spec.name}` is not a phase", span,
               did_you_mean(value, names) or 'a model directory is written as a path: "./dir"')
     return None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from forgelang import ast
 from forgelang.diagnostics import Diagnostics, did_you_mean
-from forgelang.expressions import names_in, to_source
+from forgelang.exprcheck import check_expression
+from forgelang.expressions import to_source
 from forgelang.kinds import KINDS
 from forgelang.plan import GateSpec
 from forgelang.resolve import Resolver
@@ -33,8 +34,13 @@ def compile_gates(stmts, kinds: dict[str, str], res: Resolver, diags: Diagnostic
 
 
 def _on_fail(gate: ast.GateDecl, res: Resolver, diags: Diagnostics) -> str:
-    action = "stop"
+    action, seen = "stop", False
     for item in gate.settings:
+        if item.key == "on_fail" and seen:
+            diags.add("E030", "`on_fail` is set twice in this gate", item.key_span,
+                      "keep one of them")
+            continue
+        seen = seen or item.key == "on_fail"
         if item.key != "on_fail":
             diags.add("E021", f"unknown gate setting `{item.key}`", item.key_span,
                       "conditions compare with `>=`, `<=`, `==`...; the only setting is "
@@ -57,14 +63,5 @@ def _check_condition(cond: ast.Expr, kind, phase: str, res: Resolver, diags) -> 
         diags.add("E062", "a gate condition must compare a metric with a value",
                   getattr(cond, "span", None), "e.g. `retention >= 0.95`")
         return False
-    ok = True
-    for ref in names_in(cond):
-        if ref.name in res.lets:
-            continue
-        if not kind.produces(ref.name):
-            diags.add("E061", f"phase `{phase}` ({kind.name}) does not produce metric "
-                      f"`{ref.name}`", ref.span,
-                      did_you_mean(ref.name, [m for m in kind.metrics if "*" not in m])
-                      or "metrics: " + ", ".join(kind.metrics))
-            ok = False
-    return ok
+    return check_expression(cond, kind.produces, res.lets, diags, f"`{phase}` ({kind.name})",
+                            "E061")

@@ -98,7 +98,12 @@ class Loader:
             table[name] = node
 
     def _import(self, unit: Unit, stmt: ast.Import) -> None:
-        target = (unit.path.parent / stmt.path).resolve()
+        try:
+            target = (unit.path.parent / stmt.path).resolve()
+        except (ValueError, OSError) as e:  # e.g. a NUL byte in the path
+            self.diags.add("E040", f"import path `{stmt.path!r}` is not usable: {e}", stmt.span,
+                           "write a relative path to a .forge file")
+            return
         if not any(target.is_relative_to(root) for root in self.roots):
             self.diags.add("E042", f"import `{stmt.path}` points outside the recipe's folder tree",
                            stmt.span, "pass --import-root DIR to allow that folder")

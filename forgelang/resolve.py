@@ -66,7 +66,7 @@ class Resolver:
         self._busy.append(name)
         body = self.value(decl.body, ("preset", name))
         if decl.extends:
-            body = deep_merge(self.extends(decl.extends, decl.span), body)
+            body = deep_merge(self.extends(decl.extends, decl.extends_span), body)
         self._busy.pop()
         self._preset_values[name] = body
         self.used.add(name)

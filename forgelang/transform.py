@@ -34,6 +34,15 @@ def unquote(text: str) -> str:
         return text[1:-1]
 
 
+class _Name(str):
+    """A name as written, with its span (used for `extends` and `as` clauses)."""
+
+    def __new__(cls, text: str, span: Span):
+        obj = super().__new__(cls, text)
+        obj.span = span
+        return obj
+
+
 def _clean(children) -> list:
     return [c for c in children if c is not None]
 
@@ -75,13 +84,20 @@ class ToAst(Transformer):
 
     def preset_stmt(self, meta, c):
         extends = str(c[1]) if c[1] is not None else None
-        return ast.PresetDecl(str(c[0]), c[2], extends, self._span(meta), self._tok_span(c[0]))
+        return ast.PresetDecl(str(c[0]), c[2], extends, self._span(meta), self._tok_span(c[0]),
+                              self._name_span(c[1], meta))
 
     def phase_stmt(self, meta, c):
+        if c[1] is not None:
+            c[1] = _Name(str(c[1]), self._tok_span(c[1]))
         alias = str(c[1]) if c[1] is not None else None
         extends = str(c[2]) if c[2] is not None else None
         return ast.PhaseDecl(str(c[0]), c[3], alias, extends, self._span(meta),
-                             self._tok_span(c[0]))
+                             self._tok_span(c[0]), self._name_span(c[1], meta),
+                             self._name_span(c[2], meta))
+
+    def _name_span(self, name, meta) -> Span:
+        return name.span if isinstance(name, _Name) else self._span(meta)
 
     def gate_stmt(self, meta, c):
         conditions, settings = c[1]
@@ -159,10 +175,10 @@ class ToAst(Transformer):
         return ast.Literal(False, "", "false", self._span(meta))
 
     def dotted(self, meta, c):
-        return ".".join(str(t) for t in c)
+        return _Name(".".join(str(t) for t in c), self._span(meta))
 
     def ref(self, meta, c):
-        return ast.Ref(c[0], self._span(meta))
+        return ast.Ref(str(c[0]), self._span(meta))
 
     def call(self, meta, c):
         return ast.Call(str(c[0]), tuple(_clean(c[1:])), self._span(meta))

@@ -43,6 +43,12 @@ def _is_union_tag(part, data) -> bool:
 def _report(model, e, loc, base, res, fallback, diags):
     kind, where = e["type"], ".".join(str(x) for x in loc) or "value"
     spans, key_spans = res.spans, res.key_spans
+    if kind == "extra_forbidden" and loc and loc[-1] == "type":
+        name = str(e.get("input"))
+        diags.add("E050", f"`{name}` is not a preset, and `{'.'.join(map(str, loc[:-1]))}` "
+                  "takes no type", _lookup(spans, base + loc[:-1], fallback),
+                  did_you_mean(name, res.presets) or "declare it with `preset`")
+        return
     if kind == "extra_forbidden":
         span = key_spans.get(base + loc) or _lookup(spans, base + loc, fallback)
         options = _fields_at(model, loc[:-1])
