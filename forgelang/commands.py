@@ -153,7 +153,12 @@ def _runtime(name: str):
 
 def cmd_apply(args) -> int:
     return _runtime("apply")(args.target, resolve_workspace(args.workspace), args.overrides,
-                             args.only, args.from_, args.force, args.json)
+                             _names(args.only), args.from_, _names(args.force), args.json)
+
+
+def _names(value: str | None) -> list[str]:
+    """``a,b`` -> ["a", "b"] (phase lists given on the command line)."""
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
 
 
 def cmd_runs(args) -> int:

@@ -1,0 +1,164 @@
+"""The ``cognate`` phase kernel: shared pre-training, then one specialist per role.
+
+Steps (all seeded from the step's seed, deterministic on CPU):
+
+1. build the tokenizer (``architecture.vocab_size``) from the suite's train split;
+2. initialise one TRM x Titans-MAG model and pre-train it ``pretrain_steps`` steps on the
+   mix of every task family;
+3. copy it into ``models`` specialists, each trained ``steps`` steps on its role's mix
+   (``SPECIALIST_MIXES``) with a fresh MuGrokfast optimiser;
+4. measure each specialist on one held-out set of every family (``accuracy``,
+   ``accuracy.<family>``, ``perplexity``), and the design's merge check: the accuracy of
+   the average of the first two specialists' weights (shared initialisation).
+
+Each stage checkpoints into ``ctx.checkpoint_dir`` when done, and mid-stage when a stop
+is requested, so a killed or stopped run resumes without repeating finished work.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+
+from forgelang.kinds.cognate import CognateParams
+from forgelang.kinds.common import SUITE
+from runtime.data import TASKS, build_tokenizer
+from runtime.data.splits import derive_seed
+from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
+from runtime.phases.cognate_checkpoint import load_final, load_partial, save_final, save_partial
+from runtime.phases.cognate_data import fitting_examples, general_mix, role_mix, training_stream
+from runtime.phases.cognate_eval import average_weights, measure
+from runtime.training import train_steps
+
+PRETRAIN = "pretrain"
+
+
+@dataclass
+class CognateSetup:
+    """What every stage shares: params, tokenizer, model config and the step budget."""
+
+    params: CognateParams
+    tokenizer: object
+    config: object
+    total_steps: int
+
+
+def model_config(params: CognateParams):
+    """The ``TrmTitansMagConfig`` of ``params.architecture`` (its fields map one to one)."""
+    from runtime.nn import TrmTitansMagConfig
+
+    fields = params.architecture.model_dump(exclude={"type"})
+    return TrmTitansMagConfig(**fields)
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """A torch-sized seed per stage, so each stage's randomness is independent of the others'."""
+    return derive_seed("cognate", seed, stage) % 2**63
+
+
+def _setup(ctx: PhaseContext, params: CognateParams) -> CognateSetup:
+    if params.data != SUITE:
+        raise NotImplementedError("the cognate kernel trains on the synthetic suite only; "
+                                  f"JSONL training data ({params.data}) is not supported yet")
+    tokenizer = build_tokenizer(params.architecture.vocab_size, ctx.seed)
+    if len(tokenizer) > params.architecture.vocab_size:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, more than the architecture's "
+                         f"vocab_size {params.architecture.vocab_size}")
+    total = params.pretrain_steps + params.models * params.steps
+    return CognateSetup(params, tokenizer, model_config(params), total)
+
+
+def _new_model(setup: CognateSetup, seed: int, device: str):
+    from runtime.nn import TrmTitansMagForCausalLM
+
+    torch.manual_seed(seed)
+    return TrmTitansMagForCausalLM(setup.config).to(device)
+
+
+def _optimizer(model, params: CognateParams):
+    from runtime.optim import MuGrokfast
+
+    return MuGrokfast.from_config(model, params.optimizer.model_dump())
+
+
+def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
+                 steps: int, offset: int, index: int | None) -> dict:
+    """Train ``model`` for one stage, or load it when a checkpoint says it is done.
+
+    Raises:
+        StopRequested: a stop was requested; the stage's state is checkpointed.
+    """
+    summary = load_final(ctx.checkpoint_dir, stage, model)
+    if summary is not None:
+        return summary
+    p = setup.params
+    seed = stage_seed(ctx.seed, stage)
+    stream = training_stream(mix, max(steps, 1), p.batch_size, p.seq_len, setup.tokenizer, seed)
+    optimizer = _optimizer(model, p)
+    torch.manual_seed(seed)
+    start = load_partial(ctx.checkpoint_dir, stage, model, optimizer)
+    name = "loss" if index is not None else f"loss.{stage}"
+
+    def on_step(step: int, values: dict) -> None:
+        ctx.log_metric(name, values["loss"], step, index)
+        for key in ("lm_loss", "grad_norm", "lr"):
+            ctx.log_metric(key if index is not None else f"{key}.{stage}", values[key], step, index)
+        done = offset + step + 1
+        ctx.progress(0.9 * done / max(1, setup.total_steps), f"{stage} step {step + 1}/{steps}")
+
+    report = train_steps(model, optimizer, stream, steps, start_step=start,
+                         warmup_steps=p.warmup_steps, device=ctx.device,
+                         should_stop=ctx.should_stop, on_step=on_step)
+    if report.stopped:
+        save_partial(ctx.checkpoint_dir, stage, model, optimizer, report.completed)
+        raise StopRequested(f"cognate stopped in {stage} at step {report.completed}/{steps}")
+    summary = {"train_loss": report.losses[-1]} if report.losses else {}
+    save_final(ctx.checkpoint_dir, stage, model, summary)
+    return summary
+
+
+def _merge_check(ctx: PhaseContext, setup: CognateSetup, specialists, measured, heldout) -> dict:
+    """Accuracy of the average of two specialists that share their initialisation."""
+    if len(specialists) < 2:
+        return {}
+    merged = measure(average_weights(specialists[:2]), setup.tokenizer, heldout,
+                     setup.params.eval, ctx.device)
+    parents = [m["accuracy"] for m in measured[:2]]
+    return {"merge_check.shared_init_avg_accuracy": merged["accuracy"],
+            "merge_check.shared_init_avg_perplexity": merged["perplexity"],
+            "merge_check.parents_mean_accuracy": sum(parents) / len(parents)}
+
+
+@KERNELS.register("cognate")
+class CognateKernel:
+    """Phase 1: TRM x Titans-MAG specialists from one shared initialisation."""
+
+    def run(self, ctx: PhaseContext, params, inputs) -> PhaseResult:
+        """Pre-train, specialise, measure; see the module docstring."""
+        params = params if isinstance(params, CognateParams) else CognateParams.model_validate(params)
+        setup = _setup(ctx, params)
+        shared = _new_model(setup, stage_seed(ctx.seed, "init"), ctx.device)
+        pre = _train_stage(ctx, setup, PRETRAIN, shared, general_mix(), params.pretrain_steps, 0, None)
+        specialists, summaries = [], []
+        for i, role in enumerate(params.roles):
+            model = copy.deepcopy(shared)
+            offset = params.pretrain_steps + i * params.steps
+            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, role_mix(role),
+                                          params.steps, offset, i))
+            specialists.append(model)
+        ctx.progress(0.9, "evaluating on held-out examples")
+        heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
+                                   setup.tokenizer, params.seq_len)
+        measured = [measure(m, setup.tokenizer, heldout, params.eval, ctx.device)
+                    for m in specialists]
+        outputs = [ModelOutput(role=role, model=m, tokenizer=setup.tokenizer,
+                               metrics={**metrics, **summary})
+                   for role, m, metrics, summary in zip(params.roles, specialists, measured,
+                                                        summaries, strict=True)]
+        phase = _merge_check(ctx, setup, specialists, measured, heldout)
+        phase.update({f"pretrain.{k}": v for k, v in pre.items() if math.isfinite(v)})
+        ctx.progress(1.0, "done")
+        return PhaseResult(models=outputs, metrics=phase)
