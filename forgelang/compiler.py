@@ -58,19 +58,31 @@ def compile_unit(unit: Unit, overrides: list[Override], diags: Diagnostics) -> C
     phases = _phase_decls(stmts, diags)
     lets = _override_lets(unit.lets, overrides, diags)
     res = Resolver(lets, unit.presets, diags)
-    for name in unit.presets:  # check every preset, used or not
-        res.preset_value(name, unit.presets[name].span)
     header = _header(recipe, res, overrides, diags) if recipe else None
     seed = header.seed if header else 0
     specs = [s for s in (_phase(d, res, overrides, seed, diags) for d in phases) if s]
+    gates = compile_gates(stmts, {s.name: s.kind for s in specs}, res, diags)
+    _warn_unused(stmts, set(res.used), diags)
+    for name in unit.presets:  # check every preset, used or not
+        res.preset_value(name, unit.presets[name].span)
     _check_overrides(overrides, lets, phases, diags)
     if len(specs) == len(phases):
         link_inputs(specs, unit.path.parent, diags)
         specs = toposort(specs, diags)
-    gates = compile_gates(stmts, {s.name: s.kind for s in specs}, res, diags)
     if diags.errors or header is None:
         return None
     return CompiledRecipe(header, specs, gates, unit.module.path, unit.path.parent)
+
+
+def _warn_unused(stmts, used: set[str], diags: Diagnostics) -> None:
+    """W002 for variables and presets declared in this file and never referenced."""
+    for s in stmts:
+        if isinstance(s, ast.Let) and s.name not in used:
+            diags.add("W002", f"variable `{s.name}` is never used", s.name_span,
+                      "remove it, or refer to it by name")
+        elif isinstance(s, ast.PresetDecl) and s.name not in used:
+            diags.add("W002", f"preset `{s.name}` is never used", s.name_span,
+                      "remove it, or use it: `optimizer = NAME` or `phase KIND extends NAME`")
 
 
 def _check_version(stmts, unit: Unit, diags: Diagnostics) -> None:
