@@ -25,7 +25,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "phase_kind": ("a phase needs a kind", "write `phase cognate { ... }`; kinds: cognate, "
                    "evomerge, quietstar, bitnet, curriculum, baking, experts, compression"),
     "gate_phase": ("a gate names the phase it checks", "write `gate bitnet { retention >= 0.95 }`"),
-    "double_equals": ("`==` compares; use `=` to set a value", "write `key = value`"),
+    "double_equals": ("unexpected `=` where a value should be",
+                      "write `key = value` with one `=` (`==` compares, in gates)"),
     "assign_in_gate": ("gate conditions compare with `==`, `>=`, `<=`, `<`, `>` or `!=`",
                        "write `retention >= 0.95`; only `on_fail = stop|warn` uses `=`"),
     "version": ("the version line is `forge <number>`", "write `forge 1` on the first line"),
@@ -124,9 +125,19 @@ def _example_table() -> dict:
 
 
 def _match(err: UnexpectedInput) -> str | None:
+    """A label for an exact (state, token) match; by state alone only for tokens that end or
+    separate things (a stray character or operator gets the generic message instead)."""
     table = _example_table()
     sig = _signature(err)
-    return table.get(sig) or table.get((sig[0], None, None))
+    if sig in table:
+        return table[sig]
+    if sig[1] in _LOOSE_TOKENS:
+        return table.get((sig[0], None, None))
+    return None
+
+
+_LOOSE_TOKENS = {"RBRACE", "RSQB", "RPAR", "$END", "_NL", "NAME", "INT", "FLOAT", "STRING",
+                 "COMMA", "LBRACE"}
 
 
 def _expected_hint(err: UnexpectedInput) -> str:
