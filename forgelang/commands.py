@@ -94,8 +94,7 @@ def _with_workspace_state(plan, workspace: Path):
 
     with ModelRegistry(workspace) as reg:
         done = reg.completed_cache_keys()
-        last = reg.latest_cache_keys_by_phase() if hasattr(reg, "latest_cache_keys_by_phase") \
-            else {}
+        last = reg.latest_cache_keys_by_phase()
         state = reg.fingerprint()
     actions = {}
     for s in plan.steps:

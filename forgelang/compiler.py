@@ -46,7 +46,6 @@ class CompiledRecipe:
     gates: list[GateSpec]
     source: str
     base_dir: Path
-    warnings: list = field(default_factory=list)
 
 
 def compile_unit(unit: Unit, overrides: list[Override], diags: Diagnostics) -> CompiledRecipe | None:

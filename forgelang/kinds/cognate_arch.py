@@ -55,7 +55,7 @@ class TrmTitansMagArch(Params):
 
 
 ARCH_PRESETS: dict[str, dict] = {
-    # same values as runtime/nn/presets.py; smoke/tiny cut the recursion to train in seconds
+    # runtime/nn/presets.py builds its configs from these; smoke/tiny cut the recursion
     "smoke": {"vocab_size": 384, "d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 96,
               "window": 32, "n_persistent": 4, "memory_hidden": 32, "memory_chunk": 8,
               "n_latent_steps": 2, "n_cycles": 2, "supervision_steps": 2, "max_seq_len": 128},

@@ -9,24 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from forgelang.kinds.cognate_arch import ARCH_PRESETS, arch_from
 from runtime.nn.config import TrmTitansMagConfig
 
+# One source of truth: the planner's presets (forgelang is torch-free), so `forge plan`
+# and the model built here always agree on the shapes.
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(  # ~50k parameters
-        vocab_size=384, d_model=32, n_layers=2, n_heads=2, d_ff=96, window=32, n_persistent=4,
-        memory_hidden=32, memory_chunk=8, n_latent_steps=2, n_cycles=2, supervision_steps=2,
-        max_seq_len=128,
-    ),
-    "tiny": dict(  # ~1M parameters
-        vocab_size=512, d_model=128, n_layers=3, n_heads=4, d_ff=384, window=64, n_persistent=4,
-        memory_hidden=128, memory_chunk=16, n_latent_steps=3, n_cycles=2, supervision_steps=2,
-        max_seq_len=256,
-    ),
-    "full": dict(  # ~25M parameters, the design's size
-        vocab_size=8192, d_model=512, n_layers=4, n_heads=8, d_ff=1536, window=128,
-        n_persistent=8, memory_hidden=512, memory_chunk=16, n_latent_steps=6, n_cycles=3,
-        supervision_steps=4, max_seq_len=512,
-    ),
+    name: arch_from(name).model_dump(mode="json", exclude={"type"}) for name in ARCH_PRESETS
 }
 
 
