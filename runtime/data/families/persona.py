@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
-from runtime.data.example import Example, exact_match
-from runtime.data.families.questions import draw_question
-from runtime.data.registry import check_level
+from runtime.data.families.questions import StyledQuestionFamily
 
 # persona -> (instruction, styling of the plain answer); each style is exactly checkable.
 PERSONAS: dict[str, tuple[str, Callable[[str], str]]] = {
@@ -18,18 +15,11 @@ PERSONAS: dict[str, tuple[str, Callable[[str], str]]] = {
 }
 
 
-class Persona:
+class Persona(StyledQuestionFamily):
     """``"Talk like a pirate. Q: What color is snow?"`` -> ``"Arr, white!"``."""
 
     name = "persona"
     summary = "persona instruction + question -> answer in that persona's exact style"
-
-    def generate(self, rng: random.Random, level: int) -> Example:
-        persona = rng.choice(list(PERSONAS))
-        instruction, style = PERSONAS[persona]
-        question, plain = draw_question(rng, check_level(level))
-        return Example(f"{instruction} Q: {question}", style(plain), self.name, level,
-                       {"persona": persona, "plain_answer": plain})
-
-    def score(self, prediction: str, example: Example) -> bool:
-        return exact_match(prediction, example)
+    styles = PERSONAS
+    prompt_prefix = ""
+    meta_key = "persona"

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
-from runtime.data.example import Example, exact_match
-from runtime.data.families.questions import draw_question
-from runtime.data.registry import check_level
+from runtime.data.families.questions import StyledQuestionFamily
 
 # rule id -> (rule text shown in the prompt, how the plain answer must be written)
 RULES: dict[str, tuple[str, Callable[[str], str]]] = {
@@ -19,18 +16,11 @@ RULES: dict[str, tuple[str, Callable[[str], str]]] = {
 }
 
 
-class Rules:
+class Rules(StyledQuestionFamily):
     """``"Rule: Always answer in upper case. Q: What color is grass?"`` -> ``"GREEN"``."""
 
     name = "rules"
     summary = "rule + question -> answer written exactly as the rule says"
-
-    def generate(self, rng: random.Random, level: int) -> Example:
-        rule = rng.choice(list(RULES))
-        text, apply = RULES[rule]
-        question, plain = draw_question(rng, check_level(level))
-        return Example(f"Rule: {text} Q: {question}", apply(plain), self.name, level,
-                       {"rule": rule, "plain_answer": plain})
-
-    def score(self, prediction: str, example: Example) -> bool:
-        return exact_match(prediction, example)
+    styles = RULES
+    prompt_prefix = "Rule: "
+    meta_key = "rule"
