@@ -1,7 +1,5 @@
 """Pydantic models of the recipe header (``recipe "name" { ... }``) and of gates."""
 
-from __future__ import annotations
-
 import re
 from typing import Literal
 

@@ -7,8 +7,6 @@ over ``plateau.window`` iterations, the loop switches cycles; it stops after
 ``max_iterations`` or when both cycles have plateaued.
 """
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from forgelang.kinds import costs

@@ -3,9 +3,11 @@ and a pure-arithmetic estimate function. The runtime adds the kernel that runs i
 
 Adding a kind = one module in this package (Params + estimate + registration), one
 kernel in runtime/phases, one test module and the docs.
-"""
 
-from __future__ import annotations
+Modules that define Params models evaluate their annotations eagerly (no
+``from __future__ import annotations``): pydantic then reads real types instead of
+compiling and evaluating each annotation string, which a cold ``forge plan`` feels.
+"""
 
 import fnmatch
 from collections.abc import Callable

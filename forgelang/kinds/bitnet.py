@@ -7,8 +7,6 @@ Embeddings, the LM head and norms stay full precision by default; on disk the te
 codes are packed 5 per byte (``base3``, 1.6 bits) or 4 per byte (``2bit``, 2 bits).
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

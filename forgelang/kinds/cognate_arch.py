@@ -14,8 +14,6 @@ presets (``architecture = smoke | tiny | full`` in a recipe), the same as
   24,137,741 parameters, 3.5% under the design's 25M target
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, model_validator

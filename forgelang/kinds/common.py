@@ -1,7 +1,5 @@
 """Parameter blocks that several kinds share: data source, held-out evaluation, prompt baking."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import AfterValidator, Field

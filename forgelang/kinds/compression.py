@@ -13,8 +13,6 @@ the design's defaults; the kernel records ``retention.<stage>`` and
 ``cumulative_retention``, and gates in the recipe enforce them.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Literal
 

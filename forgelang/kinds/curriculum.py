@@ -6,8 +6,6 @@ use (a calculator the runtime executes), bakes the eudaimonia rules into the wei
 and replays earlier levels ("dream consolidation") against forgetting.
 """
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from forgelang.kinds import costs

@@ -7,8 +7,6 @@
    the objectives; the cross-entropy method adapts a mix per task on a few examples.
 """
 
-from __future__ import annotations
-
 from dataclasses import replace
 from typing import Literal
 

@@ -6,8 +6,6 @@ reward each thought by how much it raises the likelihood of the next ``n_true`` 
 (REINFORCE against the mean over the thoughts sampled at that position).
 """
 
-from __future__ import annotations
-
 from pydantic import Field, model_validator
 
 from forgelang.kinds import costs
