@@ -1,0 +1,84 @@
+"""``merge_directories``: merge Hugging Face model directories on disk, streaming.
+
+Tensors are read one name at a time with ``safetensors.safe_open`` from every input, merged
+and appended to the output file, so memory stays near one tensor per input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from runtime.merge.architecture import architecture_of, check_depth, layer_count
+from runtime.merge.checkpoint_io import (
+    WEIGHTS_INDEX,
+    CheckpointReader,
+    read_config,
+    write_directory,
+)
+from runtime.merge.checks import check_model_count, check_same_shapes, merge_tensor
+from runtime.merge.layer_plan import TensorSource, layer_plan, path_config
+from runtime.merge.registry import MERGES, TensorMethod, resolved_settings
+from runtime.merge.request import MergeRequest
+
+
+def merge_directories(request: MergeRequest, dirs: Sequence[Path | str], out: Path | str) -> Path:
+    """Merge model directories (safetensors) into a loadable directory ``out``.
+
+    Args:
+        request: The merge to perform.
+        dirs: Input directories (config.json + model.safetensors or a sharded index).
+        out: Output directory: config.json (depth updated for FrankenMerge/DFS), a single
+            model.safetensors, and the first input's tokenizer and generation files.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        ValueError: As :func:`runtime.merge.merge_models`, or a directory without
+            config.json / safetensors weights.
+    """
+    method = MERGES.get(request.technique)
+    settings = resolved_settings(request)
+    dirs, out = [Path(d) for d in dirs], Path(out)
+    check_model_count(request, method, len(dirs))
+    configs = [read_config(d) for d in dirs]
+    readers = [CheckpointReader(d) for d in dirs]
+    try:
+        specs = [r.specs() for r in readers]
+        if isinstance(method, TensorMethod):
+            check_same_shapes([{k: s.shape for k, s in spec.items()} for spec in specs])
+            tensors = _merged(method, request, settings, readers)
+            out_specs, config = specs[0], configs[0]
+        else:
+            arch = architecture_of(specs[0])
+            for i, spec in enumerate(specs):
+                check_depth(arch, spec, layer_count(configs[i]))
+            layers = method.path(request, settings, [layer_count(c) for c in configs])
+            plan = layer_plan(arch, specs, layers)
+            out_specs = {key: specs[src.model][src.key] for key, src in plan.items()}
+            config = path_config(dict(configs[0]), arch, configs, layers)
+            tensors = _copied(plan, readers)
+        (out / WEIGHTS_INDEX).unlink(missing_ok=True)  # a stale index would shadow the file
+        return write_directory(out, config, dirs[0], out_specs, tensors)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def _merged(method: TensorMethod, request: MergeRequest, settings: dict,
+            readers: Sequence[CheckpointReader]) -> Iterator[tuple[str, torch.Tensor]]:
+    """Merged tensors in the first input's order, each read from every input when needed."""
+    with torch.no_grad():
+        for key in readers[0].keys():
+            yield key, merge_tensor(method, request, settings, key, [r.get(key) for r in readers])
+
+
+def _copied(plan: dict[str, TensorSource],
+            readers: Sequence[CheckpointReader]) -> Iterator[tuple[str, torch.Tensor]]:
+    """Layer-path tensors: copied from their source, scaled in their own dtype when asked."""
+    for key, src in plan.items():
+        tensor = readers[src.model].get(src.key)
+        yield key, tensor * src.scale if src.scale != 1.0 else tensor
