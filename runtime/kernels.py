@@ -54,6 +54,8 @@ class ModelOutput:
         model / tokenizer: a Hugging Face model saved with ``save_pretrained``.
         metrics: measured on held-out data, e.g. ``accuracy`` (the task score).
         parents: indices into the kernel's inputs it was made from; None = all inputs.
+        details: how it was made, as JSON (e.g. a merge's technique and settings); kept
+            on the model's registry row for lineage (``forge show --json``).
     """
 
     role: str
@@ -62,6 +64,7 @@ class ModelOutput:
     tokenizer: Any = None
     metrics: dict = field(default_factory=dict)
     parents: tuple[int, ...] | None = None
+    details: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.model is None):
@@ -70,10 +73,16 @@ class ModelOutput:
 
 @dataclass
 class PhaseResult:
-    """What a kernel returns: its models and phase-level metrics."""
+    """What a kernel returns: its models and phase-level metrics.
+
+    ``input_metrics`` maps an input index to what the kernel measured on that input model
+    (e.g. EvoMerge's ``fitness`` of each parent); the runtime records them on the input's
+    registry row (inputs without a registry id, external ``dir:`` ones, are skipped).
+    """
 
     models: list[ModelOutput] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
+    input_metrics: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

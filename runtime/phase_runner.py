@@ -73,6 +73,7 @@ def execute(job: StepRun, kernel, params, inputs: list[InputModel]) -> tuple[lis
                 raise TypeError(f"the {step.kind} kernel returned {type(result).__name__}, "
                                 "not a PhaseResult")
             models = [_store(job, out, i, inputs) for i, out in enumerate(result.models)]
+        _record_input_metrics(job, inputs, result.input_metrics)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     metrics = dict(result.metrics)
@@ -118,7 +119,21 @@ def _store(job: StepRun, out: ModelOutput, index: int, inputs: list[InputModel])
     return NewModel(sha256=sha, role=out.role, params=safetensors_params(path),
                     size_bytes=directory_bytes(path), parents=parents,
                     metrics={k: float(v) for k, v in out.metrics.items()},
-                    series=tuple(job.series.get(index, ())))
+                    series=tuple(job.series.get(index, ())), details=dict(out.details))
+
+
+def _record_input_metrics(job: StepRun, inputs: list[InputModel],
+                          input_metrics: dict[int, dict[str, float]]) -> None:
+    """Store what the kernel measured on its inputs as metric rows of those input models."""
+    rows = [(inputs[i].model_id, name, float(value)) for i, values in input_metrics.items()
+            if inputs[i].model_id is not None for name, value in values.items()]
+    if not rows:
+        return
+    from runtime.registry import ModelRegistry
+
+    with ModelRegistry(job.workspace) as registry:
+        for model_id, name, value in rows:
+            registry.log_metric(job.run_id, name, value, job.phase_run_id, model_id=model_id)
 
 
 def _add_retention(models: list[NewModel], inputs: list[InputModel], metrics: dict) -> None:

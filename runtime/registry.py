@@ -45,6 +45,7 @@ class NewModel:
     parents: tuple[int, ...] = ()  # registry ids of the models it was made from
     metrics: dict = field(default_factory=dict)  # final values, e.g. accuracy
     series: tuple[tuple[str, float, int | None], ...] = ()  # (name, value, step) curves
+    details: dict = field(default_factory=dict)  # lineage details as JSON (technique, ...)
 
 
 def _run_of(c: sqlite3.Connection, phase_run_id: int) -> str:
@@ -199,9 +200,9 @@ class ModelRegistry(RegistryQueries):
     def _insert_model(c: sqlite3.Connection, phase_run_id: int, run_id: str, m: NewModel,
                       now: float) -> int:
         cur = c.execute("INSERT INTO models (phase_run_id, sha256, role, params, size_bytes, "
-                        "size_category, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "size_category, created_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (phase_run_id, m.sha256, m.role, m.params, m.size_bytes,
-                         size_category(m.params), now))
+                         size_category(m.params), now, json.dumps(m.details, sort_keys=True)))
         model_id = int(cur.lastrowid)
         for parent in m.parents:
             c.execute("INSERT OR IGNORE INTO model_parents (model_id, parent_id) VALUES (?, ?)",

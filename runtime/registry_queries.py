@@ -93,7 +93,8 @@ class RegistryQueries:
         return {"id": m["id"], "role": m["role"], "sha256": m["sha256"], "params": m["params"],
                 "size_bytes": m["size_bytes"], "size_category": m["size_category"],
                 "parents": [r[0] for r in parents],
-                "metrics": {r["name"]: r["value"] for r in metrics}}
+                "metrics": {r["name"]: r["value"] for r in metrics},
+                "details": json.loads(m["details"] or "{}")}
 
     def completed_phase(self, cache_key: str) -> dict | None:
         """The latest completed phase run with this cache key, with its models."""

@@ -104,7 +104,13 @@ CREATE TABLE events (
 CREATE INDEX events_by_run ON events (run_id, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: a model's lineage details as JSON (e.g. EvoMerge's technique, settings, weights,
+# slices/path), for what metrics (numbers only) cannot hold.
+_V2 = """
+ALTER TABLE models ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

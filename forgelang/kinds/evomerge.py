@@ -8,9 +8,9 @@ merge, for users merging their own model directories.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from forgelang.kinds import costs
 from forgelang.kinds.base import Estimate, EstimateContext, Expression, Kind, Params
@@ -35,6 +35,36 @@ class MergeSpec(Params):
         return self
 
 
+class LocalExecutor(Params):
+    """Evaluate candidates one after another in this process."""
+
+    type: Literal["local"] = "local"
+
+
+class RayExecutor(Params):
+    """Evaluate candidates as Ray tasks (optional extra ``agent-forge[ray]``)."""
+
+    type: Literal["ray"] = "ray"
+    address: str = Field("auto", min_length=1,
+                         description="Ray cluster address for `ray.init`; `auto` finds a running one")
+    num_cpus: int | None = Field(None, ge=1, le=100_000,
+                                 description="CPUs per candidate-evaluation task; unset = Ray's default (1)")
+
+
+def _executor_block(value):
+    """A bare name (``local``, ``ray``) means that executor with its defaults."""
+    if isinstance(value, str):
+        if value not in ("local", "ray"):
+            raise ValueError(f"unknown executor {value!r}; expected `local` or `ray`")
+        return {"type": value}
+    return value
+
+
+# A field type: `executor = local` or `executor = ray { address = "auto" }`.
+ExecutorSpec = Annotated[LocalExecutor | RayExecutor, Field(discriminator="type"),
+                         BeforeValidator(_executor_block)]
+
+
 class EvoMergeParams(Params):
     """Parameters of the ``evomerge`` phase."""
 
@@ -57,6 +87,9 @@ class EvoMergeParams(Params):
     data: DataSource = data_field("fitness data")
     eval: EvalConfig = Field(default_factory=lambda: EvalConfig(examples=64),
                              description="held-out evaluation sizes per candidate")
+    executor: ExecutorSpec = Field(default_factory=LocalExecutor,
+                                   description="where candidates are evaluated: `local` or "
+                                               "`ray { address = \"auto\" }`")
 
     @model_validator(mode="after")
     def _selection_fits(self):
@@ -68,10 +101,12 @@ class EvoMergeParams(Params):
         return self
 
     def candidates(self) -> int:
-        """Candidates merged and evaluated: the first population, then the non-elite children."""
+        """Candidates merged and evaluated: the first population (grown to hold one genome
+        per technique), then the non-elite children of each later generation."""
         if self.mode == "merge":
             return 1
-        return self.population + (self.generations - 1) * (self.population - self.elitism)
+        first = max(self.population, len(self.techniques))
+        return first + (self.generations - 1) * (self.population - self.elitism)
 
 
 def estimate(p: EvoMergeParams, ctx: EstimateContext) -> Estimate:
@@ -104,6 +139,7 @@ KIND = Kind(
     params=EvoMergeParams,
     estimate=estimate,
     metrics=("fitness", "diversity", "generation", "generation.*", "population.*",
-             "technique.*", "candidates"),
+             "technique.*", "candidates", "parents.*", "champion.*", "input_accuracy",
+             "merged.*"),
     inputs=(1, None),
 )

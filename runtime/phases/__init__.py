@@ -1,3 +1,3 @@
 """Built-in phase kernels; importing this package registers them in ``runtime.kernels.KERNELS``."""
 
-from runtime.phases import cognate  # noqa: F401  (registers the ``cognate`` kernel)
+from runtime.phases import cognate, evomerge  # noqa: F401  (register the ``cognate``, ``evomerge`` kernels)

@@ -1,0 +1,82 @@
+"""The Ray executor: one Ray task per item, with Ray's own task API.
+
+``fn`` (e.g. the EvoMerge candidate evaluator, which holds the input models' state
+dicts) is put in the object store once per executor with ``ray.put`` and passed to
+every task by reference, so the weights are shipped once per node, not once per task.
+``ray`` is imported only here, and only when the executor is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+RAY_MISSING = ("the `ray` executor needs Ray, which is not installed: "
+               "pip install 'agent-forge[ray]'")
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as e:
+        raise RuntimeError(RAY_MISSING) from e
+    return ray
+
+
+def _call(fn, item):
+    """The body of one Ray task: ``fn(item)`` in a worker process."""
+    return fn(item)
+
+
+class RayExecutor:
+    """Evaluates items as Ray tasks on the cluster at ``address``.
+
+    Args:
+        address: passed to ``ray.init`` when Ray is not initialised yet (``auto`` joins a
+            running cluster); ignored when the caller already called ``ray.init``.
+        num_cpus: CPUs reserved per task; None = Ray's default (1).
+
+    Raises:
+        RuntimeError: Ray is not installed (the message says how to install it).
+    """
+
+    def __init__(self, address: str = "auto", num_cpus: int | None = None):
+        self.ray = _import_ray()
+        self.address, self.num_cpus = address, num_cpus
+        self._started = False
+        if not self.ray.is_initialized():
+            self.ray.init(address=address)
+            self._started = True
+        options = {} if num_cpus is None else {"num_cpus": num_cpus}
+        self._task = self.ray.remote(**options)(_call) if options else self.ray.remote(_call)
+        self._refs: dict[int, Any] = {}  # id(fn) -> (fn, its object ref)
+
+    def _ref(self, fn):
+        """``ray.put(fn)`` once per function object; kept alive while the executor lives."""
+        entry = self._refs.get(id(fn))
+        if entry is None or entry[0] is not fn:
+            entry = (fn, self.ray.put(fn))
+            self._refs[id(fn)] = entry
+        return entry[1]
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any],
+            on_result: Callable[[int, Any], None] | None = None) -> list:
+        """One task per item; results in item order, ``on_result`` as tasks finish."""
+        ref = self._ref(fn)
+        pending = [self._task.remote(ref, item) for item in items]
+        index = {r: i for i, r in enumerate(pending)}
+        results: list[Any] = [None] * len(pending)
+        waiting = list(pending)
+        while waiting:
+            done, waiting = self.ray.wait(waiting, num_returns=1)
+            i = index[done[0]]
+            results[i] = self.ray.get(done[0])
+            if on_result is not None:
+                on_result(i, results[i])
+        return results
+
+    def close(self) -> None:
+        """Drop the object refs; shut Ray down only if this executor started it."""
+        self._refs.clear()
+        if self._started:
+            self.ray.shutdown()
