@@ -6,8 +6,6 @@ in phase 2 needs the shared initialisation (independently initialised networks a
 permuted relative to each other).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -35,6 +33,13 @@ class CognateParams(Params):
     batch_size: int = Field(8, ge=1, le=4096, description="sequences per batch")
     seq_len: int = Field(128, ge=8, le=1_000_000, description="tokens per sequence")
     warmup_steps: int = Field(50, ge=0, le=1_000_000, description="linear learning-rate warm-up, steps")
+    levels: list[Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=lambda: list(range(1, 11)), min_length=1,
+        description="difficulty levels (1-10) of the task suite trained on and evaluated")
+    merge_check: bool = Field(
+        True, description="also train an independently initialised model like the second "
+                          "specialist and measure the weight average of each pair (shared vs "
+                          "independent initialisation); costs pretrain_steps + steps more")
     optimizer: OptimizerSpec = optimizer_field("mugrokfast_pretrain")
     data: DataSource = data_field()
     eval: EvalConfig = eval_field()
@@ -66,8 +71,11 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
     tokens = (p.pretrain_steps + p.models * p.steps) * p.batch_size * p.seq_len
+    if p.merge_check and p.models >= 2:  # the independently initialised comparison model
+        tokens += (p.pretrain_steps + p.steps) * p.batch_size * p.seq_len
     train = tokens * cost.train_flops_per_token(p.seq_len)
-    evaluate = p.models * p.eval.forward_tokens() * cost.forward_flops_per_token(
+    evaluated = p.models + (2 if p.merge_check and p.models >= 2 else 0)  # + the two averages
+    evaluate = evaluated * p.eval.forward_tokens() * cost.forward_flops_per_token(
         p.eval.prompt_tokens + p.eval.max_new_tokens)
     flops = train + evaluate
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)

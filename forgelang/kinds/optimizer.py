@@ -13,9 +13,7 @@ A recipe gives ``optimizer = { ... }`` (or a preset of its own, which the compil
 resolves to a dict) or names a built-in preset: ``optimizer = mugrokfast_rl``.
 """
 
-from __future__ import annotations
-
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
@@ -31,6 +29,10 @@ class MuGrokfast(Params):
     adam_lr: float = Field(3e-4, gt=0, le=1.0,
                            description="AdamW learning rate (betas 0.9/0.95) for embeddings, head, "
                                        "norms and biases (our choice)")
+    muon_scale: Literal["jordan", "moonlight"] = Field(
+        "jordan", description="Muon update scale: `jordan` sqrt(max(1, rows/cols)) (reference lr "
+                              "0.02) or `moonlight` 0.2*sqrt(max(rows, cols)), which matches AdamW's "
+                              "update RMS so AdamW-sized lrs such as 1e-3 apply")
     momentum: float = Field(0.95, ge=0, lt=1, description="Muon momentum beta")
     nesterov: bool = Field(True, description="Nesterov momentum for Muon")
     ns_steps: int = Field(5, ge=1, le=20, description="Newton-Schulz orthogonalisation steps")
@@ -51,8 +53,10 @@ class MuGrokfast(Params):
 
 OPTIMIZER_PRESETS: dict[str, dict] = {
     "mugrokfast": {},
-    "mugrokfast_pretrain": {"muon_lr": 1e-3, "grokfast_lambda": 0.3},
-    "mugrokfast_rl": {"muon_lr": 5e-4, "adam_lr": 1e-6, "kl_coefficient": 0.1},
+    # the design's lrs (1e-3, 5e-4) are AdamW-sized: the moonlight scale makes them so for Muon
+    "mugrokfast_pretrain": {"muon_lr": 1e-3, "muon_scale": "moonlight", "grokfast_lambda": 0.3},
+    "mugrokfast_rl": {"muon_lr": 5e-4, "muon_scale": "moonlight", "adam_lr": 1e-6,
+                      "kl_coefficient": 0.1},
     "mugrokfast_ste": {"ste_mode": True, "grokfast_lambda": 2.0},
 }
 

@@ -7,9 +7,13 @@ Steps (all seeded from the step's seed, deterministic on CPU):
    mix of every task family;
 3. copy it into ``models`` specialists, each trained ``steps`` steps on its role's mix
    (``SPECIALIST_MIXES``) with a fresh MuGrokfast optimiser;
-4. measure each specialist on one held-out set of every family (``accuracy``,
-   ``accuracy.<family>``, ``perplexity``), and the design's merge check: the accuracy of
-   the average of the first two specialists' weights (shared initialisation).
+4. with ``merge_check``, train one more model from an independent initialisation exactly
+   like the second specialist (same batches, same steps);
+5. measure each specialist on one held-out set of every family of ``levels``
+   (``accuracy``, ``accuracy.<family>``, ``role_accuracy.<role>``, ``perplexity``), the
+   specialisation margins, and the design's merge check: the average of the first two
+   specialists' weights (shared initialisation) against the average of the first
+   specialist and the independent model.
 
 Each stage checkpoints into ``ctx.checkpoint_dir`` when done, and mid-stage when a stop
 is requested, so a killed or stopped run resumes without repeating finished work.
@@ -30,7 +34,7 @@ from runtime.data.splits import derive_seed
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
 from runtime.phases.cognate_checkpoint import load_final, load_partial, save_final, save_partial
 from runtime.phases.cognate_data import fitting_examples, general_mix, role_mix, training_stream
-from runtime.phases.cognate_eval import average_weights, measure
+from runtime.phases.cognate_eval import average_weights, measure, specialisation
 from runtime.training import train_steps
 
 PRETRAIN = "pretrain"
@@ -68,7 +72,14 @@ def _setup(ctx: PhaseContext, params: CognateParams) -> CognateSetup:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens, more than the architecture's "
                          f"vocab_size {params.architecture.vocab_size}")
     total = params.pretrain_steps + params.models * params.steps
+    if wants_merge_check(params):
+        total += params.pretrain_steps + params.steps
     return CognateSetup(params, tokenizer, model_config(params), total)
+
+
+def wants_merge_check(params: CognateParams) -> bool:
+    """The independent-initialisation comparison needs two specialists to compare with."""
+    return params.merge_check and params.models >= 2
 
 
 def _new_model(setup: CognateSetup, seed: int, device: str):
@@ -85,8 +96,11 @@ def _optimizer(model, params: CognateParams):
 
 
 def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
-                 steps: int, offset: int, index: int | None) -> dict:
+                 steps: int, offset: int, index: int | None, data_stage: str | None = None) -> dict:
     """Train ``model`` for one stage, or load it when a checkpoint says it is done.
+
+    ``data_stage`` names the stage whose batches and seed to reuse (default: its own), so
+    the independent model is trained exactly like the specialist it is compared with.
 
     Raises:
         StopRequested: a stop was requested; the stage's state is checkpointed.
@@ -95,16 +109,15 @@ def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
     if summary is not None:
         return summary
     p = setup.params
-    seed = stage_seed(ctx.seed, stage)
-    stream = training_stream(mix, max(steps, 1), p.batch_size, p.seq_len, setup.tokenizer, seed)
+    seed = stage_seed(ctx.seed, data_stage or stage)
+    stream = training_stream(mix, max(steps, 1), p.batch_size, p.seq_len, setup.tokenizer, seed,
+                             p.levels)
     optimizer = _optimizer(model, p)
     torch.manual_seed(seed)
     start = load_partial(ctx.checkpoint_dir, stage, model, optimizer)
-    name = "loss" if index is not None else f"loss.{stage}"
 
     def on_step(step: int, values: dict) -> None:
-        ctx.log_metric(name, values["loss"], step, index)
-        for key in ("lm_loss", "grad_norm", "lr"):
+        for key in ("loss", "lm_loss", "grad_norm", "lr"):
             ctx.log_metric(key if index is not None else f"{key}.{stage}", values[key], step, index)
         done = offset + step + 1
         ctx.progress(0.9 * done / max(1, setup.total_steps), f"{stage} step {step + 1}/{steps}")
@@ -120,16 +133,35 @@ def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
     return summary
 
 
-def _merge_check(ctx: PhaseContext, setup: CognateSetup, specialists, measured, heldout) -> dict:
-    """Accuracy of the average of two specialists that share their initialisation."""
-    if len(specialists) < 2:
-        return {}
-    merged = measure(average_weights(specialists[:2]), setup.tokenizer, heldout,
-                     setup.params.eval, ctx.device)
-    parents = [m["accuracy"] for m in measured[:2]]
-    return {"merge_check.shared_init_avg_accuracy": merged["accuracy"],
-            "merge_check.shared_init_avg_perplexity": merged["perplexity"],
-            "merge_check.parents_mean_accuracy": sum(parents) / len(parents)}
+def _independent_model(ctx: PhaseContext, setup: CognateSetup):
+    """A model initialised with another seed, trained like the second specialist."""
+    p = setup.params
+    model = _new_model(setup, stage_seed(ctx.seed, "independent_init"), ctx.device)
+    offset = p.pretrain_steps + p.models * p.steps
+    _train_stage(ctx, setup, "independent_pretrain", model, general_mix(), p.pretrain_steps,
+                 offset, None, data_stage=PRETRAIN)
+    _train_stage(ctx, setup, "independent1", model, role_mix(p.roles[1]), p.steps,
+                 offset + p.pretrain_steps, None, data_stage="specialist1")
+    return model
+
+
+def _merge_check(ctx: PhaseContext, setup: CognateSetup, specialists, independent,
+                 heldout) -> dict:
+    """Weight averages of two models: shared initialisation vs independent initialisation.
+
+    Both pairs hold the first specialist; the other model was trained the same way in both
+    (same batches and steps), from the shared pre-trained model or from its own init.
+    """
+    pairs = {"shared_init_avg": specialists[1], "independent_init_avg": independent}
+    metrics = {}
+    for name, other in pairs.items():
+        merged = measure(average_weights([specialists[0], other]), setup.tokenizer, heldout,
+                         setup.params.eval, ctx.device)
+        for key in ("accuracy", "answer_perplexity"):
+            metrics[f"merge_check.{name}_{key}"] = merged[key]
+    alone = measure(independent, setup.tokenizer, heldout, setup.params.eval, ctx.device)
+    metrics["merge_check.independent_model_accuracy"] = alone["accuracy"]
+    return metrics
 
 
 @KERNELS.register("cognate")
@@ -149,16 +181,19 @@ class CognateKernel:
             summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, role_mix(role),
                                           params.steps, offset, i))
             specialists.append(model)
+        independent = _independent_model(ctx, setup) if wants_merge_check(params) else None
         ctx.progress(0.9, "evaluating on held-out examples")
         heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
-                                   setup.tokenizer, params.seq_len)
+                                   setup.tokenizer, params.seq_len, params.levels)
         measured = [measure(m, setup.tokenizer, heldout, params.eval, ctx.device)
                     for m in specialists]
         outputs = [ModelOutput(role=role, model=m, tokenizer=setup.tokenizer,
                                metrics={**metrics, **summary})
                    for role, m, metrics, summary in zip(params.roles, specialists, measured,
                                                         summaries, strict=True)]
-        phase = _merge_check(ctx, setup, specialists, measured, heldout)
+        phase = specialisation(params.roles, measured)
+        if independent is not None:
+            phase.update(_merge_check(ctx, setup, specialists, independent, heldout))
         phase.update({f"pretrain.{k}": v for k, v in pre.items() if math.isfinite(v)})
         ctx.progress(1.0, "done")
         return PhaseResult(models=outputs, metrics=phase)

@@ -14,6 +14,7 @@ import torch
 from runtime.data import TASKS, TaskMix, make_split
 from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.data.example import Example
+from runtime.data.registry import LEVELS
 from runtime.data.splits import SPECIALIST_MIXES, derive_seed
 
 MAX_POOL = 20_000  # distinct training examples per stage; beyond that, batches repeat
@@ -33,15 +34,15 @@ def role_mix(role: str) -> TaskMix:
 
 
 def fitting_examples(mix: TaskMix | Sequence[str], n: int, seed: int, split: str,
-                     tokenizer, seq_len: int) -> list[Example]:
-    """``n`` seeded examples of ``split`` whose training encoding fits ``seq_len`` tokens.
+                     tokenizer, seq_len: int, levels: Sequence[int] = LEVELS) -> list[Example]:
+    """``n`` seeded examples of ``split`` (of ``levels``) whose encoding fits ``seq_len`` tokens.
 
     Raises:
         ValueError: when seeded re-draws cannot find ``n`` that fit (seq_len too short).
     """
     kept: list[Example] = []
     for round_ in range(MAX_ROUNDS):
-        draw = make_split(mix, n, derive_seed("cognate", seed, split, round_), split)
+        draw = make_split(mix, n, derive_seed("cognate", seed, split, round_), split, levels)
         kept += [ex for ex in draw if len(encode_example(ex, tokenizer)[0]) <= seq_len]
         if len(kept) >= n:
             return kept[:n]
@@ -58,6 +59,17 @@ def encode_pool(examples: Sequence[Example], tokenizer, seq_len: int) -> tuple[t
         input_ids[i, : len(ids)] = torch.tensor(ids)
         labels[i, : len(ids)] = torch.tensor(row_labels)
     return input_ids, labels
+
+
+def trim_padding(input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut the columns after the batch's last supervised token; both (B, T) -> (B, T').
+
+    Exact for a causal model: right padding is never seen by earlier positions and carries
+    no labels, so the loss and its gradients are unchanged, while short tasks train faster.
+    """
+    supervised = (labels != IGNORE_INDEX).any(dim=0).nonzero()  # (K, 1) column indices
+    used = int(supervised[-1]) + 1 if len(supervised) else labels.shape[1]
+    return input_ids[:, :used], labels[:, :used]
 
 
 class BatchStream:
@@ -79,13 +91,13 @@ class BatchStream:
         start = step * self.batch_size
         rows = [self._order((start + k) // n)[(start + k) % n] for k in range(self.batch_size)]
         index = torch.stack(rows)  # (B,)
-        return self.input_ids[index], self.labels[index]
+        return trim_padding(self.input_ids[index], self.labels[index])
 
 
 def training_stream(mix: TaskMix, steps: int, batch_size: int, seq_len: int, tokenizer,
-                    seed: int) -> BatchStream:
+                    seed: int, levels: Sequence[int] = LEVELS) -> BatchStream:
     """A deterministic batch stream of ``steps * batch_size`` examples (capped at MAX_POOL)."""
     n = max(batch_size, min(steps * batch_size, MAX_POOL))
-    examples = fitting_examples(mix, n, seed, "train", tokenizer, seq_len)
+    examples = fitting_examples(mix, n, seed, "train", tokenizer, seq_len, levels)
     input_ids, labels = encode_pool(examples, tokenizer, seq_len)
     return BatchStream(input_ids, labels, batch_size, seed)

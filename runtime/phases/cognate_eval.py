@@ -11,7 +11,9 @@ import torch
 from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.data.example import Example
 from runtime.data.formatting import training_text
+from runtime.data.splits import SPECIALIST_MIXES
 from runtime.eval import evaluate, perplexity
+from runtime.eval.harness import EvalRecord
 
 
 def measure(model, tokenizer, heldout: Sequence[Example], eval_cfg, device: str) -> dict[str, float]:
@@ -27,10 +29,39 @@ def measure(model, tokenizer, heldout: Sequence[Example], eval_cfg, device: str)
     result = evaluate(model, tokenizer, heldout, max_new_tokens=eval_cfg.max_new_tokens,
                       batch_size=eval_cfg.batch_size, device=device)
     metrics = dict(result.metrics)
+    metrics.update(role_accuracies(result.records))
     metrics["perplexity"] = perplexity(model, tokenizer, [training_text(ex) for ex in heldout],
                                        batch_size=eval_cfg.batch_size, device=device)
     metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout, device)
     return metrics
+
+
+def role_accuracies(records: Sequence[EvalRecord]) -> dict[str, float]:
+    """``role_accuracy.<role>``: accuracy over the examples of each role's task families.
+
+    The specialisation check compares specialists on these (a reasoning specialist on
+    arithmetic and word problems together, and so on; ``SPECIALIST_MIXES``).
+    """
+    metrics = {}
+    for role, mix in SPECIALIST_MIXES.items():
+        hits = [r.correct for r in records if r.example.family in mix.weights]
+        if hits:
+            metrics[f"role_accuracy.{role}"] = sum(hits) / len(hits)
+    return metrics
+
+
+def specialisation(roles: Sequence[str], measured: Sequence[dict]) -> dict[str, float]:
+    """``specialisation.<role>``: a specialist's own-role accuracy minus the best other model's.
+
+    Positive means the specialist beats every other model on its own task families.
+    """
+    margins = {}
+    for i, role in enumerate(roles):
+        key = f"role_accuracy.{role}"
+        others = [m[key] for j, m in enumerate(measured) if j != i and key in m]
+        if key in measured[i] and others:
+            margins[f"specialisation.{role}"] = measured[i][key] - max(others)
+    return margins
 
 
 @torch.no_grad()
