@@ -33,9 +33,15 @@ class CognateParams(Params):
     batch_size: int = Field(8, ge=1, le=4096, description="sequences per batch")
     seq_len: int = Field(128, ge=8, le=1_000_000, description="tokens per sequence")
     warmup_steps: int = Field(50, ge=0, le=1_000_000, description="linear learning-rate warm-up, steps")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1,
+                                description="cosine decay of each stage's lr to this fraction "
+                                            "of it (1 = constant after warm-up)")
     levels: list[Annotated[int, Field(ge=1, le=10)]] = Field(
         default_factory=lambda: list(range(1, 11)), min_length=1,
         description="difficulty levels (1-10) of the task suite trained on and evaluated")
+    replay: float = Field(0.2, ge=0, lt=1,
+                          description="share of each specialist's batches drawn from the shared "
+                                      "pre-training mix (keeps specialists mergeable)")
     merge_check: bool = Field(
         True, description="also train an independently initialised model like the second "
                           "specialist and measure the weight average of each pair (shared vs "

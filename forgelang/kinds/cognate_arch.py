@@ -8,8 +8,12 @@ Field defaults equal ``runtime.nn.config.TrmTitansMagConfig``'s (the full size).
 presets (``architecture = smoke | tiny | full`` in a recipe), the same as
 ``runtime/nn/presets.py``:
 
-- ``smoke``: char-level vocab 384, d 32, 2 layers, n 2, T 2 -> 51,911 parameters (tests)
-- ``tiny``:  vocab 512, d 128, 3 layers, n 3, T 2 -> 1,003,146 parameters (README's first run)
+- ``smoke``: char-level vocab 384, d 32, 2 layers, n 1, T 1 -> 51,911 parameters (tests)
+- ``tiny``:  vocab 512, d 128, 3 layers, n 1, T 1 -> 1,003,146 parameters (README's first run)
+
+smoke and tiny keep one latent and one answer update per forward and one supervision step:
+with the recursion on (n 2, T 2, 2 supervision steps) the tiny model learned nothing in 150
+CPU steps (copy + recall, held-out accuracy 0.0), with it cut 0.15 (docs/architecture.md).
 - ``full``:  vocab 8192, d 512, 4 layers, d_ff 1536, memory_hidden 512, n 6, T 3 ->
   24,137,741 parameters, 3.5% under the design's 25M target
 """
@@ -55,11 +59,11 @@ class TrmTitansMagArch(Params):
 ARCH_PRESETS: dict[str, dict] = {
     # runtime/nn/presets.py builds its configs from these; smoke/tiny cut the recursion
     "smoke": {"vocab_size": 384, "d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 96,
-              "window": 32, "n_persistent": 4, "memory_hidden": 32, "memory_chunk": 8,
-              "n_latent_steps": 2, "n_cycles": 2, "supervision_steps": 2, "max_seq_len": 128},
+              "window": 32, "n_persistent": 4, "memory_hidden": 32, "memory_chunk": 16,
+              "n_latent_steps": 1, "n_cycles": 1, "supervision_steps": 1, "max_seq_len": 128},
     "tiny": {"vocab_size": 512, "d_model": 128, "n_layers": 3, "n_heads": 4, "d_ff": 384,
-             "window": 64, "n_persistent": 4, "memory_hidden": 128, "memory_chunk": 16,
-             "n_latent_steps": 3, "n_cycles": 2, "supervision_steps": 2, "max_seq_len": 256},
+             "window": 64, "n_persistent": 4, "memory_hidden": 128, "memory_chunk": 32,
+             "n_latent_steps": 1, "n_cycles": 1, "supervision_steps": 1, "max_seq_len": 256},
     "full": {},  # the model's defaults: the design's size with the TRM paper's n = 6, T = 3
 }
 

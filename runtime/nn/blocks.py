@@ -28,7 +28,13 @@ class SwiGLU(nn.Module):
 class MagBlock(nn.Module):
     """Pre-norm residual block: sliding-window attention gated by the neural memory, then SwiGLU.
 
-    ``o = norm_a(y_attn) * sigmoid(W_g norm_m(y_mem))``; ``x <- x + o``; ``x <- x + mlp(norm(x))``.
+    ``o = norm_a(y_attn) * 2 sigmoid(W_g norm_m(y_mem))``; ``x <- x + o``; ``x <- x + mlp(norm(x))``.
+
+    The gate is centred on 1 (our choice): at initialisation (``W_g`` ~ 0) the block is a
+    plain attention residual, and the memory learns to damp (-> 0) or amplify (-> 2) each
+    channel. A gate centred on 0.5 with a small ``norm_a`` gain (our first version) kept
+    attention so weak that copy and recall were not learned at all in 150 steps (measured:
+    0.0 held-out accuracy, against 0.15 with this gate and gain 1).
     """
 
     def __init__(self, config: TrmTitansMagConfig):
@@ -40,10 +46,6 @@ class MagBlock(nn.Module):
             d, config.memory_hidden, config.memory_chunk, config.memory_max_grad_norm
         )
         self.mag_attn_norm = nn.RMSNorm(d, eps=eps)
-        # norm_a's output has unit RMS; a small initial gain keeps each block near the identity
-        # (our choice: with gain 1 the token's own embedding drowns and learning stalls)
-        self.mag_attn_norm.init_gain = config.initializer_range
-        nn.init.constant_(self.mag_attn_norm.weight, config.initializer_range)
         self.mag_memory_norm = nn.RMSNorm(d, eps=eps)
         self.mag_gate = nn.Linear(d, d, bias=False)
         self.mlp_norm = nn.RMSNorm(d, eps=eps)
@@ -61,7 +63,7 @@ class MagBlock(nn.Module):
         # persistent tokens go through the same norm so their keys share the sequence's scale
         y_attn = self.attn(h, self.attn_norm(persistent), positions, token_mask)  # (B, T, d)
         y_mem = self.memory(h, token_mask)  # (B, T, d)
-        gate = torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 1)
+        gate = 2.0 * torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 2)
         x = x + self.mag_attn_norm(y_attn) * gate
         return x + self.mlp(self.mlp_norm(x))
 

@@ -91,7 +91,7 @@ class TrmTitansMagForCausalLM(PreTrainedModel, GenerationMixin):
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, std=std)
         elif isinstance(module, nn.RMSNorm):
-            init.constant_(module.weight, getattr(module, "init_gain", 1.0))
+            init.ones_(module.weight)
 
     def get_input_embeddings(self) -> nn.Embedding:
         """The token embedding."""

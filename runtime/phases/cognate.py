@@ -123,7 +123,8 @@ def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
         ctx.progress(0.9 * done / max(1, setup.total_steps), f"{stage} step {step + 1}/{steps}")
 
     report = train_steps(model, optimizer, stream, steps, start_step=start,
-                         warmup_steps=p.warmup_steps, device=ctx.device,
+                         warmup_steps=p.warmup_steps, min_lr_ratio=p.min_lr_ratio,
+                         device=ctx.device,
                          should_stop=ctx.should_stop, on_step=on_step)
     if report.stopped:
         save_partial(ctx.checkpoint_dir, stage, model, optimizer, report.completed)
@@ -140,7 +141,7 @@ def _independent_model(ctx: PhaseContext, setup: CognateSetup):
     offset = p.pretrain_steps + p.models * p.steps
     _train_stage(ctx, setup, "independent_pretrain", model, general_mix(), p.pretrain_steps,
                  offset, None, data_stage=PRETRAIN)
-    _train_stage(ctx, setup, "independent1", model, role_mix(p.roles[1]), p.steps,
+    _train_stage(ctx, setup, "independent1", model, role_mix(p.roles[1], p.replay), p.steps,
                  offset + p.pretrain_steps, None, data_stage="specialist1")
     return model
 
@@ -178,13 +179,14 @@ class CognateKernel:
         for i, role in enumerate(params.roles):
             model = copy.deepcopy(shared)
             offset = params.pretrain_steps + i * params.steps
-            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, role_mix(role),
+            mix = role_mix(role, params.replay)
+            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, mix,
                                           params.steps, offset, i))
             specialists.append(model)
         independent = _independent_model(ctx, setup) if wants_merge_check(params) else None
         ctx.progress(0.9, "evaluating on held-out examples")
         heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
-                                   setup.tokenizer, params.seq_len, params.levels)
+                                   setup.tokenizer, params.seq_len, params.eval.levels)
         measured = [measure(m, setup.tokenizer, heldout, params.eval, ctx.device)
                     for m in specialists]
         outputs = [ModelOutput(role=role, model=m, tokenizer=setup.tokenizer,

@@ -26,11 +26,22 @@ def general_mix() -> TaskMix:
     return TaskMix.uniform(TASKS.names())
 
 
-def role_mix(role: str) -> TaskMix:
-    """The specialist mix of ``role`` (``SPECIALIST_MIXES``)."""
+def role_mix(role: str, replay: float = 0.0) -> TaskMix:
+    """The specialist mix of ``role`` (``SPECIALIST_MIXES``) with ``replay`` of the general mix.
+
+    Replaying a share of every family keeps a specialist near the shared model on the
+    other families, which is what lets the phase-2 merges combine specialists.
+    """
     if role not in SPECIALIST_MIXES:
         raise ValueError(f"no task mix for role {role!r}; known: {', '.join(SPECIALIST_MIXES)}")
-    return SPECIALIST_MIXES[role]
+    own = SPECIALIST_MIXES[role].weights
+    if replay <= 0:
+        return SPECIALIST_MIXES[role]
+    every = TASKS.names()
+    weights = {name: replay / len(every) for name in every}
+    for name, weight in own.items():
+        weights[name] = weights.get(name, 0.0) + (1.0 - replay) * weight / sum(own.values())
+    return TaskMix(weights)
 
 
 def fitting_examples(mix: TaskMix | Sequence[str], n: int, seed: int, split: str,

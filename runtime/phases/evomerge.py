@@ -63,7 +63,7 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
                          "need the suite's tokenizer (Cognate models); for other models use "
                          "`mode = merge`")
     heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
-                               loaded.tokenizer, eval_seq_len(loaded.models[0]))
+                               loaded.tokenizer, eval_seq_len(loaded.models[0]), params.eval.levels)
     space = GenomeSpace(tuple(params.techniques), loaded.depths)
     return CandidateEvaluator.from_models(
         loaded.models, tokenizer=loaded.tokenizer, heldout=heldout, eval_cfg=params.eval,

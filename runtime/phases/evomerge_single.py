@@ -54,7 +54,7 @@ def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> 
         return None
     model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
     heldout = fitting_examples(TASKS.names(), params.eval.examples, seed, "heldout",
-                               tokenizer, eval_seq_len(model))
+                               tokenizer, eval_seq_len(model), params.eval.levels)
     return measure_candidate(model, tokenizer, heldout, params.eval, device).metrics
 
 

@@ -7,6 +7,7 @@ belong to the caller, through callbacks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +38,19 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps)
 
 
+def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 1.0) -> float:
+    """Linear warm-up, then cosine decay from 1 to ``min_ratio`` at ``total_steps``.
+
+    ``min_ratio = 1`` keeps the learning rate constant after warm-up. Short runs gain
+    most from the decay: the last steps average out the noise of the first ones.
+    """
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    span = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / span)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: float) -> float:
     for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
         group["lr"] = base * factor
@@ -45,7 +59,7 @@ def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: flo
 
 def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int], Batch],
                 steps: int, *, start_step: int = 0, warmup_steps: int = 0,
-                max_grad_norm: float = 1.0, device: str | torch.device = "cpu",
+                min_lr_ratio: float = 1.0, max_grad_norm: float = 1.0, device: str | torch.device = "cpu",
                 should_stop: Callable[[], bool] = lambda: False,
                 on_step: Callable[[int, dict], None] = lambda step, m: None) -> TrainReport:
     """Run optimiser steps ``start_step .. steps-1`` on a causal LM.
@@ -61,6 +75,7 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
         steps: total steps of the run (not steps left).
         start_step: where to continue from (a checkpoint's step).
         warmup_steps: linear learning-rate warm-up length.
+        min_lr_ratio: cosine decay to this fraction of the lr at ``steps`` (1 = constant).
         max_grad_norm: global gradient-norm clip (0 = off).
         device: where batches go.
         should_stop: checked before every step; True ends the loop early.
@@ -78,7 +93,8 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
             if should_stop():
                 report.stopped = True
                 break
-            lr = _set_lr(optimizer, base_lrs, warmup_factor(step, warmup_steps))
+            lr = _set_lr(optimizer, base_lrs,
+                         lr_factor(step, warmup_steps, steps, min_lr_ratio))
             input_ids, labels = (t.to(device) for t in batch_at(step))
             out = model(input_ids=input_ids, labels=labels)
             optimizer.zero_grad(set_to_none=True)

@@ -102,7 +102,7 @@ def test_training_lowers_loss_on_repeated_sequence(make_model):
     ids = torch.arange(3, 11).repeat(3)[None]  # (1, 24): 8 tokens repeated
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(20):
+    for _ in range(40):
         out = model(ids, labels=ids)
         opt.zero_grad()
         out.loss.backward()
