@@ -152,9 +152,6 @@ class ArtifactStore:
 
     def save_model(self, model, tokenizer=None) -> str:
         """Save a Hugging Face model (+ tokenizer) as safetensors and store it; returns sha256."""
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a bar per saved model would drown forge's own progress
         staging = self.temp_dir()
         try:
             model.save_pretrained(staging, safe_serialization=True)

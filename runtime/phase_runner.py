@@ -56,6 +56,9 @@ def execute(job: StepRun, kernel, params, inputs: list[InputModel]) -> tuple[lis
 
     The caller records them in the registry; nothing here is visible there before.
     """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-load/save bars would drown forge's own progress
     step = job.step
     work = job.store.temp_dir()
     ckpt = checkpoint_dir(job.workspace, step.cache_key)
