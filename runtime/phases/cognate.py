@@ -4,9 +4,10 @@ Steps (all seeded from the step's seed, deterministic on CPU):
 
 1. build the tokenizer (``architecture.vocab_size``) from the suite's train split;
 2. initialise one TRM x Titans-MAG model and pre-train it ``pretrain_steps`` steps on the
-   mix of every task family;
+   mix of every task family (``data = suite``) or every line of the user's JSONL file;
 3. copy it into ``models`` specialists, each trained ``steps`` steps on its role's mix
-   (``SPECIALIST_MIXES``) with a fresh MuGrokfast optimiser;
+   (``SPECIALIST_MIXES``, plus ``replay``) with a fresh MuGrokfast optimiser
+   (``runtime.phases.cognate_sources`` says how JSONL lines map to roles);
 4. with ``merge_check``, train one more model from an independent initialisation exactly
    like the second specialist (same batches, same steps);
 5. measure each specialist on one held-out set of every family of ``levels``
@@ -29,12 +30,12 @@ import torch
 
 from forgelang.kinds.cognate import CognateParams
 from forgelang.kinds.common import SUITE
-from runtime.data import TASKS, build_tokenizer
+from runtime.data import build_tokenizer
 from runtime.data.splits import derive_seed
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
 from runtime.phases.cognate_checkpoint import load_final, load_partial, save_final, save_partial
-from runtime.phases.cognate_data import fitting_examples, general_mix, role_mix, training_stream
 from runtime.phases.cognate_eval import average_weights, measure, specialisation
+from runtime.phases.cognate_sources import GENERAL, JsonlSource, SuiteSource
 from runtime.training import train_steps
 
 PRETRAIN = "pretrain"
@@ -42,12 +43,13 @@ PRETRAIN = "pretrain"
 
 @dataclass
 class CognateSetup:
-    """What every stage shares: params, tokenizer, model config and the step budget."""
+    """What every stage shares: params, tokenizer, model config, step budget, data."""
 
     params: CognateParams
     tokenizer: object
     config: object
     total_steps: int
+    source: SuiteSource | JsonlSource
 
 
 def model_config(params: CognateParams):
@@ -64,9 +66,6 @@ def stage_seed(seed: int, stage: str) -> int:
 
 
 def _setup(ctx: PhaseContext, params: CognateParams) -> CognateSetup:
-    if params.data != SUITE:
-        raise NotImplementedError("the cognate kernel trains on the synthetic suite only; "
-                                  f"JSONL training data ({params.data}) is not supported yet")
     tokenizer = build_tokenizer(params.architecture.vocab_size, ctx.seed)
     if len(tokenizer) > params.architecture.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens, more than the architecture's "
@@ -74,7 +73,9 @@ def _setup(ctx: PhaseContext, params: CognateParams) -> CognateSetup:
     total = params.pretrain_steps + params.models * params.steps
     if wants_merge_check(params):
         total += params.pretrain_steps + params.steps
-    return CognateSetup(params, tokenizer, model_config(params), total)
+    source = (SuiteSource(tokenizer, params.seq_len, params.levels) if params.data == SUITE
+              else JsonlSource(params.data, tokenizer, params.seq_len))
+    return CognateSetup(params, tokenizer, model_config(params), total, source)
 
 
 def wants_merge_check(params: CognateParams) -> bool:
@@ -95,7 +96,7 @@ def _optimizer(model, params: CognateParams):
     return MuGrokfast.from_config(model, params.optimizer.model_dump())
 
 
-def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
+def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, role: str | None,
                  steps: int, offset: int, index: int | None, data_stage: str | None = None) -> dict:
     """Train ``model`` for one stage, or load it when a checkpoint says it is done.
 
@@ -110,8 +111,7 @@ def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, mix,
         return summary
     p = setup.params
     seed = stage_seed(ctx.seed, data_stage or stage)
-    stream = training_stream(mix, max(steps, 1), p.batch_size, p.seq_len, setup.tokenizer, seed,
-                             p.levels)
+    stream = setup.source.stream(role, p.replay, max(steps, 1), p.batch_size, seed)
     optimizer = _optimizer(model, p)
     torch.manual_seed(seed)
     start = load_partial(ctx.checkpoint_dir, stage, model, optimizer)
@@ -139,9 +139,9 @@ def _independent_model(ctx: PhaseContext, setup: CognateSetup):
     p = setup.params
     model = _new_model(setup, stage_seed(ctx.seed, "independent_init"), ctx.device)
     offset = p.pretrain_steps + p.models * p.steps
-    _train_stage(ctx, setup, "independent_pretrain", model, general_mix(), p.pretrain_steps,
+    _train_stage(ctx, setup, "independent_pretrain", model, GENERAL, p.pretrain_steps,
                  offset, None, data_stage=PRETRAIN)
-    _train_stage(ctx, setup, "independent1", model, role_mix(p.roles[1], p.replay), p.steps,
+    _train_stage(ctx, setup, "independent1", model, p.roles[1], p.steps,
                  offset + p.pretrain_steps, None, data_stage="specialist1")
     return model
 
@@ -174,19 +174,17 @@ class CognateKernel:
         params = params if isinstance(params, CognateParams) else CognateParams.model_validate(params)
         setup = _setup(ctx, params)
         shared = _new_model(setup, stage_seed(ctx.seed, "init"), ctx.device)
-        pre = _train_stage(ctx, setup, PRETRAIN, shared, general_mix(), params.pretrain_steps, 0, None)
+        pre = _train_stage(ctx, setup, PRETRAIN, shared, GENERAL, params.pretrain_steps, 0, None)
         specialists, summaries = [], []
         for i, role in enumerate(params.roles):
             model = copy.deepcopy(shared)
             offset = params.pretrain_steps + i * params.steps
-            mix = role_mix(role, params.replay)
-            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, mix,
+            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, role,
                                           params.steps, offset, i))
             specialists.append(model)
         independent = _independent_model(ctx, setup) if wants_merge_check(params) else None
         ctx.progress(0.9, "evaluating on held-out examples")
-        heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
-                                   setup.tokenizer, params.seq_len, params.eval.levels)
+        heldout = setup.source.heldout(params.eval.examples, ctx.seed, params.eval.levels)
         measured = [measure(m, setup.tokenizer, heldout, params.eval, ctx.device)
                     for m in specialists]
         outputs = [ModelOutput(role=role, model=m, tokenizer=setup.tokenizer,

@@ -44,7 +44,8 @@ def role_accuracies(records: Sequence[EvalRecord]) -> dict[str, float]:
     """
     metrics = {}
     for role, mix in SPECIALIST_MIXES.items():
-        hits = [r.correct for r in records if r.example.family in mix.weights]
+        hits = [r.correct for r in records
+                if r.example.family in mix.weights or r.example.family == role]
         if hits:
             metrics[f"role_accuracy.{role}"] = sum(hits) / len(hits)
     return metrics

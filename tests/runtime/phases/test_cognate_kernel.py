@@ -134,3 +134,35 @@ def test_cli_apply_smoke_recipe_records_three_specialists(tmp_path):
     assert [m["role"] for m in phase["models"]] == ["reasoning", "memory", "general"]
     for model in phase["models"]:
         assert any(k.startswith("accuracy.") for k in model["metrics"])
+
+
+def _write_jsonl(path: Path, families: list[str], n: int = 120) -> Path:
+    from runtime.data.example import Example
+    from runtime.data.jsonl import save_jsonl
+
+    examples = [Example(f"q{i} {fam}?", f"a{i % 7}", fam, 1, {})
+                for i in range(n) for fam in families]
+    save_jsonl(examples, path)
+    return path
+
+
+def test_jsonl_data_trains_specialists_on_their_families(tmp_path):
+    data = _write_jsonl(tmp_path / "mine.jsonl", ["arithmetic", "memory"])
+    result = KERNELS.get("cognate").run(_ctx(tmp_path), _params(data=str(data)), [])
+    assert [out.role for out in result.models] == ["reasoning", "memory"]
+    for out in result.models:
+        # held-out lines of the file only: their families, no suite family
+        assert {k for k in out.metrics if k.count(".") == 1 and k.startswith("accuracy.")} <= {
+            "accuracy.arithmetic", "accuracy.memory"}
+        assert "role_accuracy.reasoning" in out.metrics and "role_accuracy.memory" in out.metrics
+
+
+def test_jsonl_without_a_roles_family_is_refused_with_the_families_present(tmp_path):
+    data = _write_jsonl(tmp_path / "mine.jsonl", ["arithmetic"])
+    with pytest.raises(ValueError, match="no training example for role 'memory'.*arithmetic"):
+        KERNELS.get("cognate").run(_ctx(tmp_path), _params(data=str(data)), [])
+
+
+def test_missing_jsonl_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        KERNELS.get("cognate").run(_ctx(tmp_path), _params(data=str(tmp_path / "no.jsonl")), [])
