@@ -15,7 +15,8 @@ from torch import nn
 
 from runtime.optim.config import MuGrokfastConfig
 from runtime.optim.grokfast import ema_filter_
-from runtime.optim.muon import muon_update_
+from runtime.optim.muon import apply_orthogonal_, momentum_direction_
+from runtime.optim.newton_schulz import orthogonalize
 from runtime.optim.qk_clip import QKClip, QKClipTarget
 
 # Name segments that mark embeddings and output heads: matrices that Muon must not take.
@@ -159,32 +160,52 @@ class MuGrokfast(torch.optim.Optimizer):
         for latent, p in self._latent_pairs:
             latent.grad = None if p.grad is None else p.grad.float()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
+            params = [p for p in group["params"] if p.grad is not None]
+            if group["kind"] == "muon":
+                self._muon_group(params, group)
+            else:
+                for p in params:
+                    self._adamw(p, group)
         for latent, p in self._latent_pairs:
             p.copy_(latent)
         if self.qk_clip is not None and self.qk_targets:
             self.last_qk_scales = self.qk_clip.apply(self.qk_targets)
         return loss
 
-    def _update(self, p: torch.Tensor, group: dict) -> None:
-        """Grokfast filter then the group's update rule for one tensor."""
-        state = self.state[p]
-        grad = p.grad
-        if group["grokfast_lambda"] != 0.0:
-            state["grokfast_mu"] = ema_filter_(grad, state.get("grokfast_mu"),
-                                               group["grokfast_alpha"], group["grokfast_lambda"])
-        if group["kind"] == "muon":
+    def _muon_group(self, params: list[torch.Tensor], group: dict) -> None:
+        """Grokfast + Muon for a group, Newton–Schulz batched over matrices of one shape.
+
+        Stacking same-shaped matrices turns dozens of small matmuls into a few batched
+        ones (the per-call overhead dominates at these sizes); each matrix's result is
+        what orthogonalising it alone gives.
+        """
+        buckets: dict[tuple, list] = {}
+        for p in params:
+            state = self.state[p]
+            self._grokfast(p, state, group)
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = torch.zeros_like(grad)
-            muon_update_(p, grad, state["momentum_buffer"], lr=group["lr"],
-                         momentum=group["momentum"], nesterov=group["nesterov"],
-                         ns_steps=group["ns_steps"], weight_decay=group["weight_decay"],
-                         scale=group["scale"])
-        else:
-            adamw_update_(p, grad, state, lr=group["lr"], betas=group["betas"],
-                          eps=group["eps"], weight_decay=group["weight_decay"])
+                state["momentum_buffer"] = torch.zeros_like(p.grad)
+            u2d = momentum_direction_(p.grad, state["momentum_buffer"], group["momentum"],
+                                      group["nesterov"])
+            buckets.setdefault((tuple(u2d.shape), u2d.dtype), []).append((p, u2d))
+        for items in buckets.values():
+            ortho = orthogonalize(torch.stack([u for _, u in items]), steps=group["ns_steps"])
+            for (p, _), o in zip(items, ortho, strict=True):  # o: (rows, cols)
+                apply_orthogonal_(p, o, lr=group["lr"], weight_decay=group["weight_decay"],
+                                  scale=group["scale"])
+
+    def _grokfast(self, p: torch.Tensor, state: dict, group: dict) -> None:
+        """Amplify the slow component of ``p.grad`` in place (Grokfast EMA filter)."""
+        if group["grokfast_lambda"] != 0.0:
+            state["grokfast_mu"] = ema_filter_(p.grad, state.get("grokfast_mu"),
+                                               group["grokfast_alpha"], group["grokfast_lambda"])
+
+    def _adamw(self, p: torch.Tensor, group: dict) -> None:
+        """Grokfast filter then AdamW for one tensor of an AdamW group."""
+        state = self.state[p]
+        self._grokfast(p, state, group)
+        adamw_update_(p, p.grad, state, lr=group["lr"], betas=group["betas"],
+                      eps=group["eps"], weight_decay=group["weight_decay"])
 
     def state_dict(self) -> dict:
         """Torch's optimiser state plus the STE latent weights and the config."""

@@ -47,11 +47,23 @@ def muon_update_(param: torch.Tensor, grad: torch.Tensor, momentum_buffer: torch
     W ← W(1 − lr·wd) − lr·O. Tensors with more than 2 dims (e.g. conv kernels) are
     orthogonalised as (shape[0], prod(rest)).
     """
+    u2d = momentum_direction_(grad, momentum_buffer, momentum, nesterov)
+    apply_orthogonal_(param, orthogonalize(u2d, steps=ns_steps), lr=lr,
+                      weight_decay=weight_decay, scale=scale)
+
+
+def momentum_direction_(grad: torch.Tensor, momentum_buffer: torch.Tensor, momentum: float,
+                        nesterov: bool) -> torch.Tensor:
+    """Update the momentum in place; return the direction to orthogonalise, (rows, cols)."""
     momentum_buffer.lerp_(grad, 1.0 - momentum)  # m ← βm + (1−β)g
     u = grad.lerp(momentum_buffer, momentum) if nesterov else momentum_buffer
-    u2d = u.reshape(u.size(0), -1)  # (rows, cols)
-    ortho = orthogonalize(u2d, steps=ns_steps)  # (rows, cols)
-    ortho = ortho * update_scale(u2d.size(0), u2d.size(1), scale)
+    return u.reshape(u.size(0), -1)
+
+
+def apply_orthogonal_(param: torch.Tensor, ortho: torch.Tensor, *, lr: float,
+                      weight_decay: float, scale: str) -> None:
+    """W ← W(1 − lr·wd) − lr·scale·O for an orthogonalised direction O (rows, cols)."""
+    ortho = ortho * update_scale(ortho.size(0), ortho.size(1), scale)
     param.mul_(1.0 - lr * weight_decay)
     param.add_(ortho.view_as(param).to(param.dtype), alpha=-lr)
 
