@@ -45,8 +45,10 @@ class RayExecutor(Params):
     """Evaluate candidates as Ray tasks (optional extra ``agent-forge[ray]``)."""
 
     type: Literal["ray"] = "ray"
-    address: str = Field("auto", min_length=1,
-                         description="Ray cluster address for `ray.init`; `auto` finds a running one")
+    address: str | None = Field(None, min_length=1,
+                                description="Ray cluster address for `ray.init`: `auto` joins a "
+                                            "running cluster; unset = RAY_ADDRESS's cluster, "
+                                            "else a local Ray instance")
     num_cpus: int | None = Field(None, ge=1, le=100_000,
                                  description="CPUs per candidate-evaluation task; unset = Ray's default (1)")
 

@@ -23,6 +23,16 @@ def _import_ray():
     return ray
 
 
+def _init(ray, address: str | None) -> None:
+    """``ray.init``, with a clear message when the named cluster is not there."""
+    try:
+        ray.init(address=address)
+    except ConnectionError as e:
+        raise RuntimeError(f"no Ray cluster answered at address {address!r} ({e}); start one "
+                           "with `ray start --head`, or leave `address` unset to start a local "
+                           "Ray instance") from e
+
+
 def _call(fn, item):
     """The body of one Ray task: ``fn(item)`` in a worker process."""
     return fn(item)
@@ -33,19 +43,21 @@ class RayExecutor:
 
     Args:
         address: passed to ``ray.init`` when Ray is not initialised yet (``auto`` joins a
-            running cluster); ignored when the caller already called ``ray.init``.
+            running cluster; None joins RAY_ADDRESS's or starts a local instance);
+            ignored when the caller already called ``ray.init``.
         num_cpus: CPUs reserved per task; None = Ray's default (1).
 
     Raises:
-        RuntimeError: Ray is not installed (the message says how to install it).
+        RuntimeError: Ray is not installed, or no cluster answers at ``address`` (the
+            message says what to do).
     """
 
-    def __init__(self, address: str = "auto", num_cpus: int | None = None):
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
         self.ray = _import_ray()
         self.address, self.num_cpus = address, num_cpus
         self._started = False
         if not self.ray.is_initialized():
-            self.ray.init(address=address)
+            _init(self.ray, address)
             self._started = True
         options = {} if num_cpus is None else {"num_cpus": num_cpus}
         self._task = self.ray.remote(**options)(_call) if options else self.ray.remote(_call)

@@ -67,6 +67,18 @@ def test_ray_executor_equals_local():
         ray.shutdown()
 
 
+def test_ray_auto_without_a_cluster_says_what_to_do(monkeypatch):
+    from runtime.executors import ray_executor
+
+    class NoCluster:
+        @staticmethod
+        def init(address=None):
+            raise ConnectionError("Could not find any running Ray instance")
+
+    with pytest.raises(RuntimeError, match="ray start --head.*leave `address` unset"):
+        ray_executor._init(NoCluster, "auto")
+
+
 def test_recipe_names_the_executor_as_a_typed_block():
     from forgelang.api import compile_plan, validate
 
