@@ -13,7 +13,14 @@ from pydantic import BeforeValidator, Field, model_validator
 from forgelang.kinds import costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
 from forgelang.kinds.cognate_arch import TrmTitansMagArch, arch_from, count_parameters
-from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.common import (
+    DataSource,
+    EvalConfig,
+    Levels,
+    data_field,
+    eval_field,
+    levels_field,
+)
 from forgelang.kinds.optimizer import MuGrokfast, OptimizerSpec, optimizer_field
 
 Role = Literal["reasoning", "memory", "general"]
@@ -36,9 +43,7 @@ class CognateParams(Params):
     min_lr_ratio: float = Field(0.1, ge=0, le=1,
                                 description="cosine decay of each stage's lr to this fraction "
                                             "of it (1 = constant after warm-up)")
-    levels: list[Annotated[int, Field(ge=1, le=10)]] = Field(
-        default_factory=lambda: list(range(1, 11)), min_length=1,
-        description="difficulty levels (1-10) of the task suite trained on and evaluated")
+    levels: Levels = levels_field("difficulty levels (1-10) of the task suite trained on")
     replay: float = Field(0.2, ge=0, lt=1,
                           description="share of each specialist's batches drawn from the shared "
                                       "pre-training mix (keeps specialists mergeable)")

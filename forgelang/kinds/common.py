@@ -23,6 +23,15 @@ def data_field(description: str = "training data"):
     return Field(SUITE, description=f"{description}: `suite` (synthetic, seeded) or a .jsonl path")
 
 
+Levels = list[Annotated[int, Field(ge=1, le=10)]]
+
+
+def levels_field(description: str):
+    """Field for task-suite difficulty levels: a non-empty list of 1-10, default all ten."""
+    return Field(default_factory=lambda: list(range(1, 11)), min_length=1,
+                 description=description)
+
+
 class EvalConfig(Params):
     """Held-out evaluation: greedy decoding on examples the phase never trains on.
 
@@ -34,9 +43,7 @@ class EvalConfig(Params):
     prompt_tokens: int = Field(48, ge=1, le=65_536, description="typical prompt length, tokens")
     max_new_tokens: int = Field(16, ge=1, le=4096, description="tokens generated per answer")
     batch_size: int = Field(32, ge=1, le=4096, description="examples decoded together")
-    levels: list[Annotated[int, Field(ge=1, le=10)]] = Field(
-        default_factory=lambda: list(range(1, 11)), min_length=1,
-        description="difficulty levels (1-10) of the held-out task-suite examples")
+    levels: Levels = levels_field("difficulty levels (1-10) of the held-out task-suite examples")
 
     def forward_tokens(self) -> int:
         """Token positions run through the model by one evaluation (no KV cache)."""
