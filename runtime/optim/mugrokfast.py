@@ -15,8 +15,7 @@ from torch import nn
 
 from runtime.optim.config import MuGrokfastConfig
 from runtime.optim.grokfast import ema_filter_
-from runtime.optim.muon import apply_orthogonal_, momentum_direction_
-from runtime.optim.newton_schulz import orthogonalize
+from runtime.optim.muon import muon_group_update_
 from runtime.optim.qk_clip import QKClip, QKClipTarget
 
 # Name segments that mark embeddings and output heads: matrices that Muon must not take.
@@ -173,26 +172,10 @@ class MuGrokfast(torch.optim.Optimizer):
         return loss
 
     def _muon_group(self, params: list[torch.Tensor], group: dict) -> None:
-        """Grokfast + Muon for a group, Newton–Schulz batched over matrices of one shape.
-
-        Stacking same-shaped matrices turns dozens of small matmuls into a few batched
-        ones (the per-call overhead dominates at these sizes); each matrix's result is
-        what orthogonalising it alone gives.
-        """
-        buckets: dict[tuple, list] = {}
+        """Grokfast filter, then Muon batched over the group (``muon_group_update_``)."""
         for p in params:
-            state = self.state[p]
-            self._grokfast(p, state, group)
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = torch.zeros_like(p.grad)
-            u2d = momentum_direction_(p.grad, state["momentum_buffer"], group["momentum"],
-                                      group["nesterov"])
-            buckets.setdefault((tuple(u2d.shape), u2d.dtype), []).append((p, u2d))
-        for items in buckets.values():
-            ortho = orthogonalize(torch.stack([u for _, u in items]), steps=group["ns_steps"])
-            for (p, _), o in zip(items, ortho, strict=True):  # o: (rows, cols)
-                apply_orthogonal_(p, o, lr=group["lr"], weight_decay=group["weight_decay"],
-                                  scale=group["scale"])
+            self._grokfast(p, self.state[p], group)
+        muon_group_update_(params, self.state, group)
 
     def _grokfast(self, p: torch.Tensor, state: dict, group: dict) -> None:
         """Amplify the slow component of ``p.grad`` in place (Grokfast EMA filter)."""

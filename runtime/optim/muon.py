@@ -52,6 +52,34 @@ def muon_update_(param: torch.Tensor, grad: torch.Tensor, momentum_buffer: torch
                       weight_decay=weight_decay, scale=scale)
 
 
+@torch.no_grad()
+def muon_group_update_(params: list[torch.Tensor], states, group: dict) -> None:
+    """One Muon step for every param of a group, Newton–Schulz batched by matrix shape.
+
+    Stacking same-shaped matrices turns dozens of small matmuls into a few batched ones
+    (per-call overhead dominates at small sizes); each matrix's result is what
+    orthogonalising it alone gives.
+
+    Args:
+        params: the group's params that have a gradient.
+        states: the optimiser's per-param state (``momentum_buffer`` is kept there).
+        group: lr, momentum, nesterov, ns_steps, weight_decay, scale.
+    """
+    buckets: dict[tuple, list] = {}
+    for p in params:
+        state = states[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p.grad)
+        u2d = momentum_direction_(p.grad, state["momentum_buffer"], group["momentum"],
+                                  group["nesterov"])
+        buckets.setdefault((tuple(u2d.shape), u2d.dtype), []).append((p, u2d))
+    for items in buckets.values():
+        ortho = orthogonalize(torch.stack([u for _, u in items]), steps=group["ns_steps"])
+        for (p, _), o in zip(items, ortho, strict=True):  # o: (rows, cols)
+            apply_orthogonal_(p, o, lr=group["lr"], weight_decay=group["weight_decay"],
+                              scale=group["scale"])
+
+
 def momentum_direction_(grad: torch.Tensor, momentum_buffer: torch.Tensor, momentum: float,
                         nesterov: bool) -> torch.Tensor:
     """Update the momentum in place; return the direction to orthogonalise, (rows, cols)."""
@@ -104,14 +132,6 @@ class Muon(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p.grad)
-                muon_update_(p, p.grad, state["momentum_buffer"], lr=group["lr"],
-                             momentum=group["momentum"], nesterov=group["nesterov"],
-                             ns_steps=group["ns_steps"],
-                             weight_decay=group["weight_decay"], scale=group["scale"])
+            muon_group_update_([p for p in group["params"] if p.grad is not None],
+                               self.state, group)
         return loss
