@@ -15,7 +15,7 @@ import torch
 
 from runtime.merge.registry import MERGES, TensorMethod
 from runtime.merge.request import MergeRequest
-from runtime.merge.task_vectors import base_tensor, model_weights, task_vectors, weighted_sum
+from runtime.merge.task_vectors import merge_task_vectors, weighted_sum
 from runtime.merge.ties import disjoint_merge
 
 
@@ -40,15 +40,15 @@ def drop_and_rescale(tau: torch.Tensor, drop: float, generator: torch.Generator)
 def dare(request: MergeRequest, settings: dict, name: str,
          tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """b + lambda * combine(drop_and_rescale(tau_k)), masks seeded by (seed, tensor name)."""
-    base = base_tensor(request, tensors)
-    taus, weights = task_vectors(request, base, tensors, model_weights(request, len(tensors)))
-    if not taus:
-        return base.clone()
-    # one generator per tensor, drawn for the task vectors in input order
-    generator = torch.Generator().manual_seed(tensor_seed(request.seed, name))
-    taus = [drop_and_rescale(tau, settings["drop"], generator) for tau in taus]
     combine = disjoint_merge if settings["combine"] == "ties" else weighted_sum
-    return combine(taus, weights).mul_(settings["lambda"]).add_(base)
+
+    def dropped_merge(taus: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+        # one generator per tensor, drawn for the task vectors in input order
+        generator = torch.Generator().manual_seed(tensor_seed(request.seed, name))
+        return combine([drop_and_rescale(tau, settings["drop"], generator) for tau in taus],
+                       weights)
+
+    return merge_task_vectors(request, tensors, settings["lambda"], dropped_merge)
 
 
 MERGES.register("dare")(TensorMethod(dare))

@@ -8,7 +8,7 @@ import torch
 
 from runtime.merge.registry import MERGES, TensorMethod
 from runtime.merge.request import MergeRequest
-from runtime.merge.task_vectors import base_tensor, model_weights, task_vectors, weighted_sum
+from runtime.merge.task_vectors import merge_task_vectors, weighted_sum
 
 
 def task_arithmetic(request: MergeRequest, settings: dict, name: str,
@@ -18,11 +18,7 @@ def task_arithmetic(request: MergeRequest, settings: dict, name: str,
     With ``base = "mean"`` and equal weights the task vectors sum to zero, so the result is
     the mean of the inputs; the technique is meant for ``base = "first"`` or unequal weights.
     """
-    base = base_tensor(request, tensors)
-    taus, weights = task_vectors(request, base, tensors, model_weights(request, len(tensors)))
-    if not taus:
-        return base.clone()
-    return weighted_sum(taus, weights).mul_(settings["lambda"]).add_(base)
+    return merge_task_vectors(request, tensors, settings["lambda"], weighted_sum)
 
 
 MERGES.register("task_arithmetic")(TensorMethod(task_arithmetic))

@@ -6,7 +6,7 @@ temporary the size of a weight matrix costs as much as the arithmetic itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -49,3 +49,20 @@ def task_vectors(request: MergeRequest, base: torch.Tensor, tensors: Sequence[to
     skip = 1 if request.base == "first" else 0
     taus = [t - base for t in tensors[skip:]]
     return taus, list(weights[skip:])
+
+
+Combine = Callable[[list[torch.Tensor], list[float]], torch.Tensor]
+
+
+def merge_task_vectors(request: MergeRequest, tensors: Sequence[torch.Tensor], scale: float,
+                       combine: Combine) -> torch.Tensor:
+    """``b + scale * combine(tau_k, w_k)``: the shape of every task-vector technique.
+
+    ``combine`` gets the non-zero task vectors (it may change them in place) and their
+    weights; with none (one input, ``base = "first"``) the result is the base itself.
+    """
+    base = base_tensor(request, tensors)
+    taus, weights = task_vectors(request, base, tensors, model_weights(request, len(tensors)))
+    if not taus:
+        return base.clone()
+    return combine(taus, weights).mul_(scale).add_(base)

@@ -13,7 +13,7 @@ import torch
 
 from runtime.merge.registry import MERGES, TensorMethod
 from runtime.merge.request import MergeRequest
-from runtime.merge.task_vectors import base_tensor, model_weights, task_vectors, weighted_sum
+from runtime.merge.task_vectors import merge_task_vectors, weighted_sum
 
 
 def trim(tau: torch.Tensor, density: float) -> torch.Tensor:
@@ -53,12 +53,10 @@ def disjoint_merge(taus: Sequence[torch.Tensor], weights: Sequence[float]) -> to
 def ties(request: MergeRequest, settings: dict, name: str,
          tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """b + lambda * disjoint_merge(trim(tau_k, density))."""
-    base = base_tensor(request, tensors)
-    taus, weights = task_vectors(request, base, tensors, model_weights(request, len(tensors)))
-    if not taus:
-        return base.clone()
-    trimmed = [trim(tau, settings["density"]) for tau in taus]
-    return disjoint_merge(trimmed, weights).mul_(settings["lambda"]).add_(base)
+    def trimmed_merge(taus: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+        return disjoint_merge([trim(tau, settings["density"]) for tau in taus], weights)
+
+    return merge_task_vectors(request, tensors, settings["lambda"], trimmed_merge)
 
 
 MERGES.register("ties")(TensorMethod(ties))
