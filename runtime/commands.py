@@ -64,16 +64,28 @@ def _open(workspace) -> ModelRegistry:
     return ModelRegistry(workspace_path(workspace), create=False)
 
 
-def runs(workspace=None, json: bool = False) -> int:
-    """``forge runs``: every run in the workspace, newest first."""
+def _fetch(workspace, query, as_json: bool) -> tuple[object, int | None]:
+    """Run a registry query for a read command.
+
+    Returns ``(data, None)`` when the caller should render ``data``, or ``(None, code)``
+    when the command is done: the error was printed, or ``--json`` wrote the data.
+    """
     try:
         with _open(workspace) as registry:
-            rows = registry.runs()
+            data = query(registry)
     except RegistryError as e:
-        return _fail(str(e))
-    if json:
-        _print_json(rows)
-        return 0
+        return None, _fail(str(e))
+    if as_json:
+        _print_json(data)
+        return None, 0
+    return data, None
+
+
+def runs(workspace=None, json: bool = False) -> int:
+    """``forge runs``: every run in the workspace, newest first."""
+    rows, done = _fetch(workspace, lambda registry: registry.runs(), json)
+    if done is not None:
+        return done
     from rich.table import Table
 
     table = Table("run", "status", "recipe", "phases done", "current", "started")
@@ -87,14 +99,9 @@ def runs(workspace=None, json: bool = False) -> int:
 
 def show(workspace=None, run: str | None = None, json: bool = False) -> int:
     """``forge show [RUN]``: phases with estimate vs measured, metrics, models and gates."""
-    try:
-        with _open(workspace) as registry:
-            data = registry.show(run)
-    except RegistryError as e:
-        return _fail(str(e))
-    if json:
-        _print_json(data)
-        return 0
+    data, done = _fetch(workspace, lambda registry: registry.show(run), json)
+    if done is not None:
+        return done
     console = _console()
     console.print(f"run {data['run_id']} [{data['status']}] {data['recipe']}", markup=False)
     if data["message"]:
@@ -134,14 +141,9 @@ def _print_phase_details(console, phase: dict) -> None:
 
 def models(workspace=None, json: bool = False) -> int:
     """``forge models``: every model in the workspace, newest first."""
-    try:
-        with _open(workspace) as registry:
-            rows = registry.models()
-    except RegistryError as e:
-        return _fail(str(e))
-    if json:
-        _print_json(rows)
-        return 0
+    rows, done = _fetch(workspace, lambda registry: registry.models(), json)
+    if done is not None:
+        return done
     from rich.table import Table
 
     table = Table("id", "phase", "role", "sha256", "params", "size", "accuracy", "run")
@@ -155,14 +157,9 @@ def models(workspace=None, json: bool = False) -> int:
 
 def lineage(workspace=None, model: str = "", json: bool = False) -> int:
     """``forge lineage MODEL``: the model (id or sha256 prefix) and its ancestors."""
-    try:
-        with _open(workspace) as registry:
-            tree = registry.lineage(model)
-    except RegistryError as e:
-        return _fail(str(e))
-    if json:
-        _print_json(tree)
-        return 0
+    tree, done = _fetch(workspace, lambda registry: registry.lineage(model), json)
+    if done is not None:
+        return done
     from rich.tree import Tree
 
     root = Tree(_node_label(tree))
