@@ -288,8 +288,8 @@ class PipelineOrchestrator:
         job = StepRun(run_id, prid, step, prepared["device"], self.workspace, self.store,
                       metric, progress, self.stop_event)
         try:
-            new, metrics, meter = execute(job, self.kernels.get(step.kind),
-                                          prepared["params"][step.name], inputs)
+            new, metrics, meter, input_metrics = execute(
+                job, self.kernels.get(step.kind), prepared["params"][step.name], inputs)
         except (KeyboardInterrupt, StopRequested):
             self.registry.end_phase_run(prid, "interrupted", "stopped by the user")
             bus.emit("phase_failed", step.name, status="interrupted", error="stopped by the user")
@@ -300,7 +300,7 @@ class PipelineOrchestrator:
             bus.emit("phase_failed", step.name, status="failed", error=detail)
             return PhaseOutcome(step.name, "failed", prid, error=detail)
         self.registry.complete_phase_run(prid, new, metrics, meter.peak_memory_bytes,
-                                         meter.seconds)
+                                         meter.seconds, input_metrics)
         _remove_tree(checkpoint_dir(self.workspace, step.cache_key))
         models = self.registry.phase_models(prid)
         tracker.log(step.name, metrics)

@@ -51,10 +51,17 @@ def checkpoint_dir(workspace: Path, cache_key: str) -> Path:
     return workspace / "checkpoints" / cache_key
 
 
-def execute(job: StepRun, kernel, params, inputs: list[InputModel]) -> tuple[list, dict, PhaseMeter]:
-    """Run the kernel, store its models; returns (new models, phase metrics, meter).
+InputMetric = tuple[int, str, float]  # (input model's registry id, name, value)
 
-    The caller records them in the registry; nothing here is visible there before.
+
+def execute(job: StepRun, kernel, params,
+            inputs: list[InputModel]) -> tuple[list, dict, PhaseMeter, list[InputMetric]]:
+    """Run the kernel, store its models.
+
+    Returns:
+        (new models, phase metrics, meter, what the kernel measured on its input models).
+        The caller records them in the registry in one transaction
+        (``complete_phase_run``); nothing here is visible there before.
     """
     from transformers.utils import logging as hf_logging
 
@@ -76,13 +83,12 @@ def execute(job: StepRun, kernel, params, inputs: list[InputModel]) -> tuple[lis
                 raise TypeError(f"the {step.kind} kernel returned {type(result).__name__}, "
                                 "not a PhaseResult")
             models = [_store(job, out, i, inputs) for i, out in enumerate(result.models)]
-        _record_input_metrics(job, inputs, result.input_metrics)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     metrics = dict(result.metrics)
     _add_retention(models, inputs, metrics)
     metrics.update(runtime_metrics(models, meter))
-    return models, metrics, meter
+    return models, metrics, meter, input_metric_rows(inputs, result.input_metrics)
 
 
 def _model_sink(job: StepRun) -> Callable:
@@ -125,18 +131,14 @@ def _store(job: StepRun, out: ModelOutput, index: int, inputs: list[InputModel])
                     series=tuple(job.series.get(index, ())), details=dict(out.details))
 
 
-def _record_input_metrics(job: StepRun, inputs: list[InputModel],
-                          input_metrics: dict[int, dict[str, float]]) -> None:
-    """Store what the kernel measured on its inputs as metric rows of those input models."""
-    rows = [(inputs[i].model_id, name, float(value)) for i, values in input_metrics.items()
-            if inputs[i].model_id is not None for name, value in values.items()]
-    if not rows:
-        return
-    from runtime.registry import ModelRegistry
+def input_metric_rows(inputs: list[InputModel],
+                      input_metrics: dict[int, dict[str, float]]) -> list[InputMetric]:
+    """The kernel's measurements of its inputs as rows for the inputs' registry entries.
 
-    with ModelRegistry(job.workspace) as registry:
-        for model_id, name, value in rows:
-            registry.log_metric(job.run_id, name, value, job.phase_run_id, model_id=model_id)
+    Inputs without a registry id (external ``dir:`` models) are skipped.
+    """
+    return [(inputs[i].model_id, name, float(value)) for i, values in input_metrics.items()
+            if inputs[i].model_id is not None for name, value in values.items()]
 
 
 def _add_retention(models: list[NewModel], inputs: list[InputModel], metrics: dict) -> None:

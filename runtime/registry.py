@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,8 +178,13 @@ class ModelRegistry(RegistryQueries):
             return int(cur.lastrowid)
 
     def complete_phase_run(self, phase_run_id: int, models: list[NewModel], metrics: dict,
-                           peak_memory_bytes: int, seconds: float) -> list[int]:
+                           peak_memory_bytes: int, seconds: float,
+                           input_metrics: Sequence[tuple[int, str, float]] = ()) -> list[int]:
         """Mark a phase run completed with its models and final metrics, atomically.
+
+        ``input_metrics`` are ``(model_id, name, value)`` rows the phase measured on
+        existing models (e.g. EvoMerge's fitness of its parents), written in the same
+        transaction so a crash never leaves them behind a phase that did not complete.
 
         Returns:
             The registry ids of the new models, in order.
@@ -191,6 +196,10 @@ class ModelRegistry(RegistryQueries):
             for name, value in metrics.items():
                 c.execute("INSERT INTO metrics (run_id, phase_run_id, name, value, created_at) "
                           "VALUES (?, ?, ?, ?, ?)", (run_id, phase_run_id, name, float(value), now))
+            c.executemany("INSERT INTO metrics (run_id, phase_run_id, model_id, name, value, "
+                          "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                          [(run_id, phase_run_id, model_id, name, float(value), now)
+                           for model_id, name, value in input_metrics])
             c.execute("UPDATE phase_runs SET status = 'completed', peak_memory_bytes = ?, "
                       "seconds = ?, finished_at = ? WHERE id = ?",
                       (int(peak_memory_bytes), float(seconds), now, phase_run_id))

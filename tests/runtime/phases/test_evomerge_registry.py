@@ -56,8 +56,10 @@ def test_input_metrics_land_on_parent_rows_and_details_on_the_model(tmp_path):
                       lambda *a: None, lambda *a: None, threading.Event())
         inputs = [InputModel(store.path(sha), "reasoning", sha, parent_id, {"accuracy": 0.4}),
                   InputModel(tmp_path / "external", "external")]
-        new, metrics, meter = execute(job, _ReportingKernel(), {}, inputs)
-        reg.complete_phase_run(prid, new, metrics, 0, 0.1)
+        new, metrics, meter, input_metrics = execute(job, _ReportingKernel(), {}, inputs)
+        # nothing of the phase is in the registry before it completes, input metrics included
+        assert reg.show("run")["phases"][0]["models"][0]["metrics"] == {"accuracy": 0.4}
+        reg.complete_phase_run(prid, new, metrics, 0, 0.1, input_metrics)
         shown = reg.show("run")
     parent = shown["phases"][0]["models"][0]
     assert parent["metrics"] == {"accuracy": 0.4, "fitness": 0.5, "diversity": 0.25}
