@@ -21,15 +21,13 @@ from __future__ import annotations
 
 from forgelang.kinds.common import SUITE
 from forgelang.kinds.evomerge import EvoMergeParams
-from runtime.data import TASKS
 from runtime.evolution import INPUT, EvolutionSearch, GenomeSpace, SearchResult, SearchSettings
 from runtime.evolution.decode import to_request, used_inputs
 from runtime.executors import make_executor
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult
-from runtime.phases.cognate_data import fitting_examples
 from runtime.phases.evomerge_eval import (
     CandidateEvaluator,
-    eval_seq_len,
+    heldout_examples,
     is_suite_tokenizer,
     merge_seed,
 )
@@ -62,8 +60,7 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
         raise ValueError("evolving merges measures candidates on the task suite, so the inputs "
                          "need the suite's tokenizer (Cognate models); for other models use "
                          "`mode = merge`")
-    heldout = fitting_examples(TASKS.names(), params.eval.examples, ctx.seed, "heldout",
-                               loaded.tokenizer, eval_seq_len(loaded.models[0]), params.eval.levels)
+    heldout = heldout_examples(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed)
     space = GenomeSpace(tuple(params.techniques), loaded.depths)
     return CandidateEvaluator.from_models(
         loaded.models, tokenizer=loaded.tokenizer, heldout=heldout, eval_cfg=params.eval,

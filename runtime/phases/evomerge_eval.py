@@ -40,6 +40,15 @@ def eval_seq_len(model) -> int:
     return MAX_EVAL_SEQ_LEN
 
 
+def heldout_examples(model, tokenizer, eval_cfg, seed: int) -> list[Example]:
+    """The seeded held-out suite examples (of ``eval_cfg.levels``) a merge is measured on."""
+    from runtime.data import TASKS
+    from runtime.phases.cognate_data import fitting_examples
+
+    return fitting_examples(TASKS.names(), eval_cfg.examples, seed, "heldout", tokenizer,
+                            eval_seq_len(model), eval_cfg.levels)
+
+
 @torch.no_grad()
 def measure_candidate(model, tokenizer, heldout: Sequence[Example], eval_cfg,
                       device: str) -> Measurement:

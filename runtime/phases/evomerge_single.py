@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from forgelang.kinds.evomerge import EvoMergeParams
-from runtime.data import TASKS
 from runtime.data.splits import derive_seed
 from runtime.kernels import ModelOutput, PhaseContext, PhaseResult
 
@@ -43,8 +42,7 @@ def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import runtime.nn  # noqa: F401  (registers the Cognate model with the Auto classes)
-    from runtime.phases.cognate_data import fitting_examples
-    from runtime.phases.evomerge_eval import eval_seq_len, is_suite_tokenizer, measure_candidate
+    from runtime.phases.evomerge_eval import heldout_examples, is_suite_tokenizer, measure_candidate
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -53,8 +51,7 @@ def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> 
     if not is_suite_tokenizer(tokenizer):
         return None
     model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
-    heldout = fitting_examples(TASKS.names(), params.eval.examples, seed, "heldout",
-                               tokenizer, eval_seq_len(model), params.eval.levels)
+    heldout = heldout_examples(model, tokenizer, params.eval, seed)
     return measure_candidate(model, tokenizer, heldout, params.eval, device).metrics
 
 
