@@ -1,11 +1,16 @@
-"""Achieved training FLOP/s of the Cognate model as a fraction of this machine's fp32
-matmul peak, both measured in this run.
+"""Achieved training FLOP/s of the cognate phase as a fraction of this machine's fp32 matmul
+peak, both measured in this run.
 
-Training FLOPs per step come from the planner's cost model (forgelang.kinds.costs: the
-same 6*N*tokens-with-recursion arithmetic `forge plan` uses); the step time is measured
-on random token batches with MuGrokfast. Target (issue 4): >= 35% of peak.
+The training step is the phase's own: the recipe's cognate parameters (model, batch size,
+sequence length, levels, optimiser preset) are read from the recipe's plan, the batches are
+the phase's shared pre-training stream (right padding trimmed, as the phase trains), and
+each step is ``runtime.training.train_steps`` (forward, backward, gradient clip, MuGrokfast).
+FLOPs are counted from the ops each batch runs (``runtime.training.flops``: torch's
+FlopCounterMode, forward + backward, matmul-like ops only; the optimiser's Newton-Schulz
+work is not counted). The planner's cost model is printed beside them for comparison.
+A second line runs the same steps on full-length random batches. Target (issue 4): >= 35%.
 
-    python benchmarks/cognate_flops.py [--preset tiny] [--batch 8] [--seq-len 96] [--steps 5]
+    python benchmarks/cognate_flops.py [--recipe recipes/tiny.forge] [--steps 20] [--warmup 3]
 """
 
 from __future__ import annotations
@@ -18,54 +23,94 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _planned_flops_per_step(preset: str, batch: int, seq_len: int) -> tuple[float, int]:
-    from forgelang.kinds import costs
-    from forgelang.kinds.cognate import output_spec
-    from forgelang.kinds.cognate_arch import arch_from
+def _cognate_params(recipe: str):
+    from forgelang.api import compile_plan
+    from forgelang.kinds.cognate import CognateParams
 
-    spec = output_spec(arch_from(preset))
-    cost = costs.cost_of(spec)
-    return cost.train_flops_per_token(seq_len) * batch * seq_len, spec.params
+    plan = compile_plan(recipe)
+    step = next(s for s in plan.steps if s.kind == "cognate")
+    return CognateParams.model_validate(step.params), plan.seed
 
 
-def _step_seconds(preset: str, batch: int, seq_len: int, steps: int) -> float:
+def _recipe_batches(params, seed: int, steps: int):
+    from runtime.data import build_tokenizer
+    from runtime.phases.cognate_sources import GENERAL, data_source
+
+    source = data_source(params, build_tokenizer(params.architecture.vocab_size, seed))
+    stream = source.stream(GENERAL, params.replay, steps, params.batch_size, seed)
+    return [stream(i) for i in range(steps)]
+
+
+def _random_batches(params, steps: int):
     import torch
 
-    from runtime.nn import TrmTitansMagForCausalLM, preset_config
-    from runtime.optim import MuGrokfast
+    gen = torch.Generator().manual_seed(0)
+    shape = (params.batch_size, params.seq_len)
+    vocab = params.architecture.vocab_size
+    return [(ids, ids) for ids in (torch.randint(4, vocab, shape, generator=gen)
+                                   for _ in range(steps))]
+
+
+def _measure(params, batches, warmup: int) -> tuple[float, float]:
+    """(counted FLOPs, seconds) of the timed steps (all but the first ``warmup``)."""
+    import torch
+
+    from runtime.nn import TrmTitansMagForCausalLM
+    from runtime.phases.cognate import model_config, optimizer_for
+    from runtime.training import train_steps
+    from runtime.training.flops import training_step_flops
 
     torch.manual_seed(0)
-    model = TrmTitansMagForCausalLM(preset_config(preset))
-    opt = MuGrokfast.from_config(model, {"muon_lr": 1e-3, "adam_lr": 3e-4})
-    ids = torch.randint(4, model.config.vocab_size, (batch, seq_len))
-    times = []
-    for _ in range(steps + 1):  # the first step warms up and is not counted
-        t0 = time.perf_counter()
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        times.append(time.perf_counter() - t0)
-    return sorted(times[1:])[len(times[1:]) // 2]
+    model = TrmTitansMagForCausalLM(model_config(params))
+    flops = sum(training_step_flops(model, ids, labels) for ids, labels in batches[warmup:])
+    stamps: list[float] = []  # when each step ended
+    train_steps(model, optimizer_for(model, params), lambda i: batches[i], len(batches),
+                warmup_steps=params.warmup_steps, min_lr_ratio=params.min_lr_ratio,
+                on_step=lambda step, values: stamps.append(time.perf_counter()))
+    return flops, stamps[-1] - stamps[warmup - 1]
+
+
+def _planned_flops(params, batches) -> float:
+    from forgelang.kinds import costs
+    from forgelang.kinds.cognate import output_spec
+
+    cost = costs.cost_of(output_spec(params.architecture))
+    return sum(cost.train_flops_per_token(ids.shape[1]) * ids.numel() for ids, _ in batches)
+
+
+def _report(label: str, params, batches, warmup: int, peak: float) -> None:
+    flops, seconds = _measure(params, batches, warmup)
+    timed = batches[warmup:]
+    length = sum(ids.shape[1] for ids, _ in timed) / len(timed)
+    achieved = flops / seconds
+    print(f"{label}: {len(timed)} steps of {params.batch_size} x {length:.1f} tokens (mean), "
+          f"{seconds / len(timed) * 1000:.0f} ms/step")
+    print(f"  counted {flops / len(timed) / 1e9:.2f} GFLOP/step "
+          f"(cost model: {_planned_flops(params, timed) / len(timed) / 1e9:.2f})")
+    print(f"  achieved {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.1%} of peak")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="tiny", choices=("smoke", "tiny", "full"))
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seq-len", type=int, default=96)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--recipe", default="recipes/tiny.forge")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (>= 1)")
     args = ap.parse_args()
+    import torch
+
     from runtime.calibrate import measure
 
+    params, seed = _cognate_params(args.recipe)
+    total = args.steps + args.warmup
+    recipe_batches = _recipe_batches(params, seed, total)
+    random_batches = _random_batches(params, total)
     peak = measure("cpu").peak_flops
-    flops, params = _planned_flops_per_step(args.preset, args.batch, args.seq_len)
-    seconds = _step_seconds(args.preset, args.batch, args.seq_len, args.steps)
-    achieved = flops / seconds
-    print(f"model: cognate `{args.preset}`, {params:,} params; batch {args.batch} x {args.seq_len}")
+    print(f"recipe {args.recipe}: cognate model of {params.architecture.d_model} x "
+          f"{params.architecture.n_layers} layers, {torch.get_num_threads()} threads")
     print(f"fp32 matmul peak (measured now): {peak / 1e9:.1f} GFLOP/s")
-    print(f"training step: median {seconds:.3f} s for {flops:.3e} FLOPs (cost model)")
-    print(f"achieved: {achieved / 1e9:.2f} GFLOP/s = {achieved / peak:.1%} of peak (target >= 35%)")
+    _report("recipe batches (the phase's pre-training stream; target >= 35%)", params,
+            recipe_batches, args.warmup, peak)
+    _report("full-length random batches", params, random_batches, args.warmup, peak)
 
 
 if __name__ == "__main__":

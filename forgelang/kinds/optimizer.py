@@ -36,6 +36,9 @@ class MuGrokfast(Params):
     momentum: float = Field(0.95, ge=0, lt=1, description="Muon momentum beta")
     nesterov: bool = Field(True, description="Nesterov momentum for Muon")
     ns_steps: int = Field(5, ge=1, le=20, description="Newton-Schulz orthogonalisation steps")
+    ns_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="Newton-Schulz precision: `auto` is bfloat16 (the Muon reference's) "
+                            "where the device multiplies bf16 natively, else float32")
     grokfast_alpha: float = Field(0.98, ge=0, lt=1,
                                   description="Grokfast EMA decay alpha of the gradient filter")
     grokfast_lambda: float = Field(2.0, ge=0, le=100,

@@ -8,6 +8,8 @@ RoPE rotates only the sequence queries and keys, and every query sees them at eq
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -76,6 +78,15 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+@dataclass
+class AttentionContext:
+    """What every attention layer of one forward shares: RoPE tables and the mask."""
+
+    cos: torch.Tensor  # (T, hd/2) or (B, T, hd/2)
+    sin: torch.Tensor
+    mask: torch.Tensor  # (1 or B, 1, T, N_p + T), True where a query may attend
+
+
 class SlidingWindowAttention(nn.Module):
     """Multi-head causal attention over a window of ``w`` tokens plus the persistent tokens."""
 
@@ -89,8 +100,16 @@ class SlidingWindowAttention(nn.Module):
         self.o_proj = nn.Linear(d_model, d_model, bias=False)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, _ = x.shape
-        return x.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        *lead, t, _ = x.shape
+        return x.view(*lead, t, self.n_heads, self.head_dim).transpose(-3, -2)  # (..., H, T, hd)
+
+    def context(self, positions: torch.Tensor, n_persistent: int,
+                key_padding: torch.Tensor | None, dtype: torch.dtype) -> AttentionContext:
+        """RoPE tables and mask for ``positions`` ((T,) or (B, T)); one per forward suffices."""
+        cos, sin = rope_tables(positions, self.head_dim, self.rope_theta, dtype)
+        mask = sliding_window_mask(positions.shape[-1], self.window, n_persistent, key_padding,
+                                   device=positions.device)
+        return AttentionContext(cos, sin, mask)
 
     def forward(
         self,
@@ -113,20 +132,34 @@ class SlidingWindowAttention(nn.Module):
         Returns:
             ``(B, T, d)`` output, and the weights when asked.
         """
-        b, t, d = h.shape
-        n_p = persistent.shape[0]
-        q, k, v = self._heads(self.q_proj(h)), self._heads(self.k_proj(h)), self._heads(self.v_proj(h))
-        cos, sin = rope_tables(positions, self.head_dim, self.rope_theta, h.dtype)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        p = persistent[None].expand(b, n_p, d)  # (B, N_p, d)
-        k = torch.cat([self._heads(self.k_proj(p)), k], dim=2)  # (B, H, N_p + T, hd)
-        v = torch.cat([self._heads(self.v_proj(p)), v], dim=2)  # (B, H, N_p + T, hd)
-        mask = sliding_window_mask(t, self.window, n_p, key_padding, device=h.device)
+        ctx = self.context(positions, persistent.shape[0], key_padding, h.dtype)
+        return self.attend(self.q_proj(h), self.k_proj(h), self.v_proj(h), persistent, ctx,
+                           return_weights)
+
+    def attend(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        persistent: torch.Tensor,
+        ctx: AttentionContext,
+        return_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Attend from projected ``q, k, v`` (each ``(B, T, d)``); see ``forward``.
+
+        The persistent tokens are projected once, then shared by every sequence of the batch.
+        """
+        b, t, d = q.shape
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, H, T, hd)
+        q, k = apply_rope(q, ctx.cos, ctx.sin), apply_rope(k, ctx.cos, ctx.sin)
+        shape = (b, self.n_heads, persistent.shape[0], self.head_dim)
+        k = torch.cat([self._heads(self.k_proj(persistent)).expand(shape), k], dim=2)
+        v = torch.cat([self._heads(self.v_proj(persistent)).expand(shape), v], dim=2)
         if return_weights:
             scores = q @ k.transpose(-1, -2) / self.head_dim**0.5  # (B, H, T, N_p + T)
-            weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            weights = scores.masked_fill(~ctx.mask, float("-inf")).softmax(dim=-1)
             out = weights @ v  # (B, H, T, hd)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask)  # (B, H, T, hd)
         out = self.o_proj(out.transpose(1, 2).reshape(b, t, d))  # (B, T, d)
         return (out, weights) if return_weights else out

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from runtime.nn.attention import SlidingWindowAttention
+from runtime.nn.attention import AttentionContext, SlidingWindowAttention
 from runtime.nn.config import TrmTitansMagConfig
 from runtime.nn.memory import NeuralMemory
 
@@ -21,8 +21,10 @@ class SwiGLU(nn.Module):
         self.down_proj = nn.Linear(d_ff, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, d) -> (B, T, d)."""
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        """(B, T, d) -> (B, T, d); gate and up projections run as one matmul."""
+        fused = torch.cat([self.gate_proj.weight, self.up_proj.weight])  # (2 d_ff, d)
+        gate, up = F.linear(x, fused).chunk(2, dim=-1)  # (B, T, d_ff) each
+        return self.down_proj(F.silu(gate) * up)
 
 
 class MagBlock(nn.Module):
@@ -51,18 +53,37 @@ class MagBlock(nn.Module):
         self.mlp_norm = nn.RMSNorm(d, eps=eps)
         self.mlp = SwiGLU(d, config.d_ff)
 
+    def _input_projections(self, h: torch.Tensor) -> list[torch.Tensor]:
+        """Attention q, k, v, memory key, value, query and gate logits of ``h`` in one matmul.
+
+        Seven small matmuls over the same input cost far more per FLOP than one wide one;
+        the weights stay separate parameters (their names are the checkpoint format).
+        """
+        attn, mem = self.attn, self.memory
+        linears = (attn.q_proj, attn.k_proj, attn.v_proj, mem.key_proj, mem.value_proj,
+                   mem.query_proj, mem.gates)
+        fused = torch.cat([m.weight for m in linears])  # (6 d + 3, d)
+        out = list(F.linear(h, fused).split([m.out_features for m in linears], dim=-1))
+        out[-1] = out[-1] + mem.gates.bias
+        return out
+
     def forward(
         self,
         x: torch.Tensor,
         persistent: torch.Tensor,
         positions: torch.Tensor,
         token_mask: torch.Tensor | None = None,
+        context: AttentionContext | None = None,
     ) -> torch.Tensor:
-        """Args: x (B, T, d), persistent (N_p, d), positions (T,) or (B, T), token_mask (B, T)."""
+        """Args: x (B, T, d), persistent (N_p, d), positions (T,) or (B, T), token_mask (B, T),
+        context: the attention context of ``positions`` (built here when None)."""
+        if context is None:
+            context = self.attn.context(positions, persistent.shape[0], token_mask, x.dtype)
         h = self.attn_norm(x)  # (B, T, d)
+        q, k, v, mem_k, mem_v, mem_q, gate_logits = self._input_projections(h)
         # persistent tokens go through the same norm so their keys share the sequence's scale
-        y_attn = self.attn(h, self.attn_norm(persistent), positions, token_mask)  # (B, T, d)
-        y_mem = self.memory(h, token_mask)  # (B, T, d)
+        y_attn = self.attn.attend(q, k, v, self.attn_norm(persistent), context)  # (B, T, d)
+        y_mem = self.memory.read_write(mem_k, mem_v, mem_q, gate_logits, token_mask)  # (B, T, d)
         gate = 2.0 * torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 2)
         x = x + self.mag_attn_norm(y_attn) * gate
         return x + self.mlp(self.mlp_norm(x))
@@ -82,7 +103,8 @@ class BlockStack(nn.Module):
         positions: torch.Tensor,
         token_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, T, d) -> (B, T, d)."""
+        """(B, T, d) -> (B, T, d); the layers share one attention context."""
+        context = self.layers[0].attn.context(positions, persistent.shape[0], token_mask, x.dtype)
         for layer in self.layers:
-            x = layer(x, persistent, positions, token_mask)
+            x = layer(x, persistent, positions, token_mask, context)
         return x

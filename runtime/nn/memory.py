@@ -36,12 +36,15 @@ GATE_BIAS_INIT = (0.0, -3.0, -4.0)
 
 @dataclass
 class MemoryState:
-    """Per-sequence memory weights ``w1 (B, h, d)``, ``w2 (B, d, h)`` and their surprise."""
+    """Per-sequence memory weights ``w1 (B, h, d)``, ``w2 (B, d, h)`` and their surprise.
+
+    A surprise of None is zero (the initial state): the write then skips its terms.
+    """
 
     w1: torch.Tensor
     w2: torch.Tensor
-    s1: torch.Tensor
-    s2: torch.Tensor
+    s1: torch.Tensor | None
+    s2: torch.Tensor | None
 
 
 def memory_read(w1: torch.Tensor, w2: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -139,6 +142,7 @@ def write_chunk(
     theta: torch.Tensor,
     alpha: torch.Tensor,
     max_grad_norm: float | None = None,
+    with_surprise: bool = True,
 ) -> MemoryState:
     """Write one chunk of keys/values into the memory.
 
@@ -147,18 +151,27 @@ def write_chunk(
         k, v: ``(B, C, d)`` keys and values.
         eta, theta, alpha: ``(B, C)`` momentum, learning-rate and forgetting gates.
         max_grad_norm: Per-token gradient norm bound (see ``weighted_memory_gradients``).
+        with_surprise: False skips the surprise at the chunk end (returned as None): the
+            last write of a sequence, whose surprise no later chunk reads.
 
     Returns:
         The memory and surprise at the chunk end.
     """
     co = chunk_coefficients(eta, theta, alpha)
-    g1, g2 = weighted_memory_gradients(state.w1, state.w2, k, v, co["grads"], max_grad_norm)
+    coef = co["grads"] if with_surprise else co["grads"][..., :1]  # (B, C, 2 or 1)
+    g1, g2 = weighted_memory_gradients(state.w1, state.w2, k, v, coef, max_grad_norm)
 
     def scale(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return s[:, None, None] * x  # (B,) times (B, r, c)
 
-    w1 = scale(state.w1, co["decay"]) + scale(state.s1, co["carry"]) + g1[:, 0]
-    w2 = scale(state.w2, co["decay"]) + scale(state.s2, co["carry"]) + g2[:, 0]
+    w1 = scale(state.w1, co["decay"]) + g1[:, 0]
+    w2 = scale(state.w2, co["decay"]) + g2[:, 0]
+    if state.s1 is not None:
+        w1, w2 = w1 + scale(state.s1, co["carry"]), w2 + scale(state.s2, co["carry"])
+    if not with_surprise:
+        return MemoryState(w1, w2, None, None)
+    if state.s1 is None:
+        return MemoryState(w1, w2, g1[:, 1], g2[:, 1])
     s1 = scale(state.s1, co["momentum"]) + g1[:, 1]
     s2 = scale(state.s2, co["momentum"]) + g2[:, 1]
     return MemoryState(w1, w2, s1, s2)
@@ -191,15 +204,15 @@ class NeuralMemory(nn.Module):
         """``M_0`` (the learned initial weights) with zero surprise, for ``batch`` sequences."""
         w1 = self.init_w1[None].expand(batch, -1, -1)
         w2 = self.init_w2[None].expand(batch, -1, -1)
-        return MemoryState(w1, w2, torch.zeros_like(w1), torch.zeros_like(w2))
+        return MemoryState(w1, w2, None, None)
 
     def gate_values(
-        self, h: torch.Tensor, token_mask: torch.Tensor | None = None
+        self, gate_logits: torch.Tensor, token_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Data-dependent ``eta, theta, alpha`` of shape (B, T); padding tokens are no-ops."""
-        eta, theta, alpha = torch.sigmoid(self.gates(h)).unbind(-1)  # (B, T) each
+        """``eta, theta, alpha`` (B, T) from ``gates(h)`` (B, T, 3); padding tokens are no-ops."""
+        eta, theta, alpha = torch.sigmoid(gate_logits).unbind(-1)  # (B, T) each
         if token_mask is not None:
-            real = token_mask.to(h.dtype)
+            real = token_mask.to(gate_logits.dtype)
             # eta = 1, theta = 0, alpha = 0 leave memory and surprise untouched
             eta, theta, alpha = eta * real + (1 - real), theta * real, alpha * real
         return eta, theta, alpha
@@ -214,17 +227,23 @@ class NeuralMemory(nn.Module):
         Returns:
             ``(B, T, d)`` memory read ``M_{start of chunk}(q_t)``.
         """
-        b, t, _ = h.shape
-        k = F.normalize(self.key_proj(h), dim=-1)  # (B, T, d) unit keys, as in Titans
-        q = F.normalize(self.query_proj(h), dim=-1)  # (B, T, d)
-        v = self.value_proj(h)  # (B, T, d)
-        eta, theta, alpha = self.gate_values(h, token_mask)
+        return self.read_write(self.key_proj(h), self.value_proj(h), self.query_proj(h),
+                               self.gates(h), token_mask)
+
+    def read_write(self, key: torch.Tensor, value: torch.Tensor, query: torch.Tensor,
+                   gate_logits: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` from the projections ``key, value, query`` (B, T, d) and ``gates(h)``."""
+        b, t, _ = key.shape
+        k = F.normalize(key, dim=-1)  # (B, T, d) unit keys, as in Titans
+        q = F.normalize(query, dim=-1)  # (B, T, d)
+        eta, theta, alpha = self.gate_values(gate_logits, token_mask)
         state, reads = self.initial_state(b), []
         for start in range(0, t, self.chunk):
             end = min(start + self.chunk, t)
             reads.append(memory_read(state.w1, state.w2, q[:, start:end]))  # (B, C, d)
             if end < t:  # the last chunk's write would never be read
                 span = slice(start, end)
-                state = write_chunk(state, k[:, span], v[:, span], eta[:, span],
-                                    theta[:, span], alpha[:, span], self.max_grad_norm)
+                state = write_chunk(state, k[:, span], value[:, span], eta[:, span],
+                                    theta[:, span], alpha[:, span], self.max_grad_norm,
+                                    with_surprise=end + self.chunk < t)
         return torch.cat(reads, dim=1)  # (B, T, d)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from forgelang.diagnostics import did_you_mean
 from runtime.optim.grokfast import EMA_ALPHA, EMA_LAMBDA
 from runtime.optim.muon import MUON_LR, MUON_MOMENTUM, MUON_SCALES
-from runtime.optim.newton_schulz import NS_STEPS
+from runtime.optim.newton_schulz import NS_DTYPES, NS_STEPS
 from runtime.optim.qk_clip import QK_CLIP_TAU
 
 
@@ -36,6 +36,8 @@ class MuGrokfastConfig:
             (0.2·sqrt(max(rows, cols)), which lets AdamW's lr be reused).
         adam_betas: AdamW's (β1, β2) = (0.9, 0.95), as in the Muon/Moonlight setups.
         adam_eps: AdamW's ε.
+        ns_dtype: precision of Newton–Schulz: "auto" (bf16 where the device multiplies
+            bf16 natively, as the Muon reference does; else fp32), "float32" or "bfloat16".
     """
 
     muon_lr: float = MUON_LR
@@ -52,12 +54,15 @@ class MuGrokfastConfig:
     muon_scale: str = "jordan"
     adam_betas: tuple[float, float] = (0.9, 0.95)
     adam_eps: float = 1e-8
+    ns_dtype: str = "auto"
 
     def __post_init__(self) -> None:
         if self.muon_scale not in MUON_SCALES:
             raise ValueError(f"muon_scale must be one of {MUON_SCALES}, got {self.muon_scale!r}")
         if not 0.0 <= self.grokfast_alpha < 1.0:
             raise ValueError(f"grokfast_alpha must be in [0, 1), got {self.grokfast_alpha}")
+        if self.ns_dtype not in NS_DTYPES:
+            raise ValueError(f"ns_dtype must be one of {NS_DTYPES}, got {self.ns_dtype!r}")
         if self.qk_clip_tau < 0 or self.ns_steps < 1:
             raise ValueError("qk_clip_tau must be >= 0 and ns_steps >= 1")
 

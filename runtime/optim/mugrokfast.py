@@ -106,7 +106,7 @@ class MuGrokfast(torch.optim.Optimizer):
         cfg = self.config
         common = dict(grokfast_alpha=cfg.grokfast_alpha, grokfast_lambda=cfg.grokfast_lambda)
         muon = dict(kind="muon", lr=cfg.muon_lr, momentum=cfg.momentum,
-                    nesterov=cfg.nesterov, ns_steps=cfg.ns_steps,
+                    nesterov=cfg.nesterov, ns_steps=cfg.ns_steps, ns_dtype=cfg.ns_dtype,
                     weight_decay=cfg.weight_decay, scale=cfg.muon_scale, **common)
         adam = dict(kind="adamw", lr=cfg.adam_lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
                     **common)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import torch
 
 from runtime.optim.newton_schulz import NS_STEPS, orthogonalize
+from runtime.optim.newton_schulz import ns_dtype as resolve_ns_dtype
 
 # Defaults, from the Muon reference implementation.
 MUON_LR = 0.02  # reference lr for the "jordan" scale
@@ -63,7 +64,7 @@ def muon_group_update_(params: list[torch.Tensor], states, group: dict) -> None:
     Args:
         params: the group's params that have a gradient.
         states: the optimiser's per-param state (``momentum_buffer`` is kept there).
-        group: lr, momentum, nesterov, ns_steps, weight_decay, scale.
+        group: lr, momentum, nesterov, ns_steps, ns_dtype, weight_decay, scale.
     """
     buckets: dict[tuple, list] = {}
     for p in params:
@@ -74,7 +75,9 @@ def muon_group_update_(params: list[torch.Tensor], states, group: dict) -> None:
                                   group["nesterov"])
         buckets.setdefault((tuple(u2d.shape), u2d.dtype), []).append((p, u2d))
     for items in buckets.values():
-        ortho = orthogonalize(torch.stack([u for _, u in items]), steps=group["ns_steps"])
+        stacked = torch.stack([u for _, u in items])  # (n, rows, cols)
+        dtype = resolve_ns_dtype(group["ns_dtype"], stacked.device)
+        ortho = orthogonalize(stacked, steps=group["ns_steps"], dtype=dtype)
         for (p, _), o in zip(items, ortho, strict=True):  # o: (rows, cols)
             apply_orthogonal_(p, o, lr=group["lr"], weight_decay=group["weight_decay"],
                               scale=group["scale"])
@@ -107,15 +110,18 @@ class Muon(torch.optim.Optimizer):
         ns_steps: Newton–Schulz iterations.
         weight_decay: decoupled weight decay.
         scale: ``"jordan"`` or ``"moonlight"``, see :func:`update_scale`.
+        ns_dtype: precision of Newton–Schulz: ``"auto"``, ``"float32"`` or ``"bfloat16"``
+            (see :func:`runtime.optim.newton_schulz.ns_dtype`).
     """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float = MUON_LR,
                  momentum: float = MUON_MOMENTUM, nesterov: bool = True,
                  ns_steps: int = NS_STEPS, weight_decay: float = 0.0,
-                 scale: str = "jordan") -> None:
+                 scale: str = "jordan", ns_dtype: str = "auto") -> None:
         update_scale(1, 1, scale)  # validates the name early
+        resolve_ns_dtype(ns_dtype, "cpu")  # validates the setting early
         defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
-                        weight_decay=weight_decay, scale=scale)
+                        weight_decay=weight_decay, scale=scale, ns_dtype=ns_dtype)
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:

@@ -29,13 +29,12 @@ from dataclasses import dataclass
 import torch
 
 from forgelang.kinds.cognate import CognateParams
-from forgelang.kinds.common import SUITE
 from runtime.data import build_tokenizer
 from runtime.data.splits import derive_seed
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
 from runtime.phases.cognate_checkpoint import load_final, load_partial, save_final, save_partial
 from runtime.phases.cognate_eval import average_weights, measure, specialisation
-from runtime.phases.cognate_sources import GENERAL, JsonlSource, SuiteSource
+from runtime.phases.cognate_sources import GENERAL, JsonlSource, SuiteSource, data_source
 from runtime.training import train_steps
 
 PRETRAIN = "pretrain"
@@ -73,9 +72,8 @@ def _setup(ctx: PhaseContext, params: CognateParams) -> CognateSetup:
     total = params.pretrain_steps + params.models * params.steps
     if wants_merge_check(params):
         total += params.pretrain_steps + params.steps
-    source = (SuiteSource(tokenizer, params.seq_len, params.levels) if params.data == SUITE
-              else JsonlSource(params.data, tokenizer, params.seq_len))
-    return CognateSetup(params, tokenizer, model_config(params), total, source)
+    return CognateSetup(params, tokenizer, model_config(params), total,
+                        data_source(params, tokenizer))
 
 
 def wants_merge_check(params: CognateParams) -> bool:
@@ -90,7 +88,8 @@ def _new_model(setup: CognateSetup, seed: int, device: str):
     return TrmTitansMagForCausalLM(setup.config).to(device)
 
 
-def _optimizer(model, params: CognateParams):
+def optimizer_for(model, params: CognateParams):
+    """The MuGrokfast optimiser every cognate stage trains with."""
     from runtime.optim import MuGrokfast
 
     return MuGrokfast.from_config(model, params.optimizer.model_dump())
@@ -112,7 +111,7 @@ def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, role
     p = setup.params
     seed = stage_seed(ctx.seed, data_stage or stage)
     stream = setup.source.stream(role, p.replay, max(steps, 1), p.batch_size, seed)
-    optimizer = _optimizer(model, p)
+    optimizer = optimizer_for(model, p)
     torch.manual_seed(seed)
     start = load_partial(ctx.checkpoint_dir, stage, model, optimizer)
 

@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from forgelang.kinds.common import SUITE
 from runtime.data import TASKS
 from runtime.data.encoding import encode_example
 from runtime.data.example import Example
@@ -99,3 +100,10 @@ class JsonlSource:
         if len(self._heldout) <= n:
             return list(self._heldout)
         return random.Random(derive_seed("cognate-jsonl-heldout", seed)).sample(self._heldout, n)
+
+
+def data_source(params, tokenizer) -> SuiteSource | JsonlSource:
+    """The source a cognate ``params`` names: the suite (``data = suite``) or a JSONL file."""
+    if params.data == SUITE:
+        return SuiteSource(tokenizer, params.seq_len, params.levels)
+    return JsonlSource(params.data, tokenizer, params.seq_len)

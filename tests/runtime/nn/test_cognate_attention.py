@@ -70,3 +70,31 @@ def test_rope_is_relative():
 
     torch.testing.assert_close(score(5, 2), score(12, 9))
     assert not torch.allclose(score(5, 2), score(5, 4))
+
+
+def test_mag_block_fused_projections_match_the_modules():
+    """MagBlock's one-matmul input projections give what the attention and memory modules
+    compute from ``h`` on their own (same outputs, same parameter gradients)."""
+    from runtime.nn.blocks import MagBlock
+    from runtime.nn.presets import preset_config
+
+    torch.manual_seed(0)
+    block = MagBlock(preset_config("smoke"))
+    x = torch.randn(2, 40, block.attn.q_proj.in_features)
+    persistent = torch.randn(3, x.shape[-1])
+    positions = torch.arange(x.shape[1])
+
+    def reference(x):
+        h = block.attn_norm(x)
+        y_attn = block.attn(h, block.attn_norm(persistent), positions)
+        gate = 2.0 * torch.sigmoid(block.mag_gate(block.mag_memory_norm(block.memory(h))))
+        x = x + block.mag_attn_norm(y_attn) * gate
+        return x + block.mlp.down_proj(torch.nn.functional.silu(block.mlp.gate_proj(
+            block.mlp_norm(x))) * block.mlp.up_proj(block.mlp_norm(x)))
+
+    fused, ref = block(x, persistent, positions), reference(x)
+    torch.testing.assert_close(fused, ref, atol=1e-5, rtol=1e-4)
+    grads = torch.autograd.grad(fused.square().sum(), list(block.parameters()))
+    ref_grads = torch.autograd.grad(ref.square().sum(), list(block.parameters()))
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-4)

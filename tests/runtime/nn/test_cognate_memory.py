@@ -125,3 +125,22 @@ def test_write_is_differentiable_for_outer_training():
     memory(torch.randn(2, 8, D))[:, 4:].pow(2).sum().backward()  # only chunk 1 uses a write
     for p in (memory.key_proj.weight, memory.value_proj.weight, memory.gates.weight):
         assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_zero_surprise_as_none_and_last_write_without_surprise():
+    """A None surprise writes exactly like explicit zeros; a last write skips only the surprise."""
+    zeros = random_state(zero_surprise=True)
+    none = MemoryState(zeros.w1, zeros.w2, None, None)
+    k, v = keys_values()
+    g = torch.Generator().manual_seed(3)
+    eta, theta, alpha = (torch.rand(B, C, generator=g) for _ in range(3))
+    ref = write_chunk(zeros, k, v, eta, theta, alpha, max_grad_norm=1.0)
+    new = write_chunk(none, k, v, eta, theta, alpha, max_grad_norm=1.0)
+    for a, b in ((new.w1, ref.w1), (new.w2, ref.w2), (new.s1, ref.s1), (new.s2, ref.s2)):
+        torch.testing.assert_close(a, b)
+    full = random_state()
+    last = write_chunk(full, k, v, eta, theta, alpha, with_surprise=False)
+    both = write_chunk(full, k, v, eta, theta, alpha)
+    torch.testing.assert_close(last.w1, both.w1)
+    torch.testing.assert_close(last.w2, both.w2)
+    assert last.s1 is None and last.s2 is None

@@ -28,7 +28,8 @@ def test_matches_reference_formula(nesterov, shape):
     W0 = torch.randn(*shape, generator=gen)
     grads = [torch.randn(*shape, generator=gen) for _ in range(4)]
     p = nn.Parameter(W0.clone())
-    opt = Muon([p], lr=0.02, momentum=0.95, nesterov=nesterov, weight_decay=0.1)
+    opt = Muon([p], lr=0.02, momentum=0.95, nesterov=nesterov, weight_decay=0.1,
+               ns_dtype="float32")  # the reference runs NS in fp32
     for g in grads:
         p.grad = g.clone()
         opt.step()
@@ -56,3 +57,33 @@ def test_scales():
 def test_rejects_vectors():
     with pytest.raises(ValueError, match="AdamW"):
         Muon([nn.Parameter(torch.ones(4))])
+
+
+def test_bfloat16_newton_schulz_stays_close_to_float32():
+    """bf16 NS (the Muon reference's precision) moves the result far less than NS itself
+    differs from the exact orthogonal factor U V^T."""
+    g = torch.randn(6, 64, 96, generator=torch.Generator().manual_seed(2))
+    exact = orthogonalize(g)
+    fast = orthogonalize(g, dtype=torch.bfloat16)
+    assert fast.dtype == torch.float32
+    u, _, vh = torch.linalg.svd(g, full_matrices=False)
+    polar = u @ vh
+
+    def rel(a, b):
+        return float((a - b).norm() / b.norm())
+
+    assert rel(fast, exact) < 0.06
+    assert rel(fast, exact) < 0.5 * rel(exact, polar)
+    s = torch.linalg.svdvals(fast)
+    assert 0.6 <= s.min() and s.max() <= 1.2
+
+
+def test_ns_dtype_setting():
+    from runtime.optim.newton_schulz import _cpu_has_native_bf16, ns_dtype
+
+    assert ns_dtype("float32", "cpu") == torch.float32
+    assert ns_dtype("bfloat16", "cpu") == torch.bfloat16
+    native = torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
+    assert ns_dtype("auto", "cpu") == native
+    with pytest.raises(ValueError, match="ns_dtype"):
+        Muon([nn.Parameter(torch.ones(4, 4))], ns_dtype="float16")
