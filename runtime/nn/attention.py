@@ -133,26 +133,27 @@ class SlidingWindowAttention(nn.Module):
             ``(B, T, d)`` output, and the weights when asked.
         """
         ctx = self.context(positions, persistent.shape[0], key_padding, h.dtype)
-        return self.attend(self.q_proj(h), self.k_proj(h), self.v_proj(h), persistent, ctx,
-                           return_weights)
+        fused = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+        return self.attend(F.linear(h, fused), persistent, ctx, return_weights)
 
     def attend(
         self,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
+        qkv: torch.Tensor,
         persistent: torch.Tensor,
         ctx: AttentionContext,
         return_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Attend from projected ``q, k, v`` (each ``(B, T, d)``); see ``forward``.
+        """Attend from the projections ``[q | k | v]`` (B, T, 3d) of the input; see ``forward``.
 
-        The persistent tokens are projected once, then shared by every sequence of the batch.
+        Queries and keys are rotated in one call; the persistent tokens are projected once,
+        then shared by every sequence of the batch.
         """
-        b, t, d = q.shape
-        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, H, T, hd)
-        q, k = apply_rope(q, ctx.cos, ctx.sin), apply_rope(k, ctx.cos, ctx.sin)
-        shape = (b, self.n_heads, persistent.shape[0], self.head_dim)
+        b, t, d3 = qkv.shape
+        d, h = d3 // 3, self.n_heads
+        heads = qkv.view(b, t, 3 * h, self.head_dim).transpose(1, 2)  # (B, 3H, T, hd)
+        qk = apply_rope(heads[:, : 2 * h], ctx.cos, ctx.sin)  # (B, 2H, T, hd)
+        q, k, v = qk[:, :h], qk[:, h:], heads[:, 2 * h :]  # (B, H, T, hd) each
+        shape = (b, h, persistent.shape[0], self.head_dim)
         k = torch.cat([self._heads(self.k_proj(persistent)).expand(shape), k], dim=2)
         v = torch.cat([self._heads(self.v_proj(persistent)).expand(shape), v], dim=2)
         if return_weights:

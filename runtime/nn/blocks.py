@@ -9,6 +9,7 @@ from torch import nn
 from runtime.nn.attention import AttentionContext, SlidingWindowAttention
 from runtime.nn.config import TrmTitansMagConfig
 from runtime.nn.memory import NeuralMemory
+from runtime.nn.norm import RMSNorm
 
 
 class SwiGLU(nn.Module):
@@ -42,19 +43,19 @@ class MagBlock(nn.Module):
     def __init__(self, config: TrmTitansMagConfig):
         super().__init__()
         d, eps = config.d_model, config.rms_eps
-        self.attn_norm = nn.RMSNorm(d, eps=eps)
+        self.attn_norm = RMSNorm(d, eps=eps)
         self.attn = SlidingWindowAttention(d, config.n_heads, config.window, config.rope_theta)
         self.memory = NeuralMemory(
             d, config.memory_hidden, config.memory_chunk, config.memory_max_grad_norm
         )
-        self.mag_attn_norm = nn.RMSNorm(d, eps=eps)
-        self.mag_memory_norm = nn.RMSNorm(d, eps=eps)
+        self.mag_attn_norm = RMSNorm(d, eps=eps)
+        self.mag_memory_norm = RMSNorm(d, eps=eps)
         self.mag_gate = nn.Linear(d, d, bias=False)
-        self.mlp_norm = nn.RMSNorm(d, eps=eps)
+        self.mlp_norm = RMSNorm(d, eps=eps)
         self.mlp = SwiGLU(d, config.d_ff)
 
     def _input_projections(self, h: torch.Tensor) -> list[torch.Tensor]:
-        """Attention q, k, v, memory key, value, query and gate logits of ``h`` in one matmul.
+        """Attention [q | k | v], memory key, value, query and gate logits of ``h``, one matmul.
 
         Seven small matmuls over the same input cost far more per FLOP than one wide one;
         the weights stay separate parameters (their names are the checkpoint format).
@@ -63,7 +64,9 @@ class MagBlock(nn.Module):
         linears = (attn.q_proj, attn.k_proj, attn.v_proj, mem.key_proj, mem.value_proj,
                    mem.query_proj, mem.gates)
         fused = torch.cat([m.weight for m in linears])  # (6 d + 3, d)
-        out = list(F.linear(h, fused).split([m.out_features for m in linears], dim=-1))
+        d = attn.q_proj.out_features
+        sizes = [3 * d] + [m.out_features for m in linears[3:]]
+        out = list(F.linear(h, fused).split(sizes, dim=-1))
         out[-1] = out[-1] + mem.gates.bias
         return out
 
@@ -80,9 +83,9 @@ class MagBlock(nn.Module):
         if context is None:
             context = self.attn.context(positions, persistent.shape[0], token_mask, x.dtype)
         h = self.attn_norm(x)  # (B, T, d)
-        q, k, v, mem_k, mem_v, mem_q, gate_logits = self._input_projections(h)
+        qkv, mem_k, mem_v, mem_q, gate_logits = self._input_projections(h)
         # persistent tokens go through the same norm so their keys share the sequence's scale
-        y_attn = self.attn.attend(q, k, v, self.attn_norm(persistent), context)  # (B, T, d)
+        y_attn = self.attn.attend(qkv, self.attn_norm(persistent), context)  # (B, T, d)
         y_mem = self.memory.read_write(mem_k, mem_v, mem_q, gate_logits, token_mask)  # (B, T, d)
         gate = 2.0 * torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 2)
         x = x + self.mag_attn_norm(y_attn) * gate

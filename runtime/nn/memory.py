@@ -240,7 +240,10 @@ class NeuralMemory(nn.Module):
         state, reads = self.initial_state(b), []
         for start in range(0, t, self.chunk):
             end = min(start + self.chunk, t)
-            reads.append(memory_read(state.w1, state.w2, q[:, start:end]))  # (B, C, d)
+            if start == 0:  # M_0 is shared by the batch: plain matmuls over all its rows
+                reads.append(F.linear(F.silu(F.linear(q[:, :end], self.init_w1)), self.init_w2))
+            else:
+                reads.append(memory_read(state.w1, state.w2, q[:, start:end]))  # (B, C, d)
             if end < t:  # the last chunk's write would never be read
                 span = slice(start, end)
                 state = write_chunk(state, k[:, span], value[:, span], eta[:, span],

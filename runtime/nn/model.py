@@ -14,6 +14,7 @@ from runtime.nn.blocks import BlockStack
 from runtime.nn.config import TrmTitansMagConfig
 from runtime.nn.losses import IGNORE_INDEX, halting_loss, lm_loss, pooled, shift_labels
 from runtime.nn.memory import GATE_BIAS_INIT, NeuralMemory
+from runtime.nn.norm import RMSNorm
 from runtime.nn.recursion import supervision_step
 
 
@@ -59,7 +60,7 @@ class TrmTitansMagForCausalLM(PreTrainedModel, GenerationMixin):
         self.y_init = nn.Parameter(torch.empty(d))
         self.z_init = nn.Parameter(torch.empty(d))
         self.stack = BlockStack(config)
-        self.final_norm = nn.RMSNorm(d, eps=config.rms_eps)
+        self.final_norm = RMSNorm(d, eps=config.rms_eps)
         self.halt_head = nn.Linear(d, 1)
         self.lm_head = nn.Linear(d, config.vocab_size, bias=False)
         self.post_init()

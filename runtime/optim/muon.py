@@ -73,14 +73,16 @@ def muon_group_update_(params: list[torch.Tensor], states, group: dict) -> None:
             state["momentum_buffer"] = torch.zeros_like(p.grad)
         u2d = momentum_direction_(p.grad, state["momentum_buffer"], group["momentum"],
                                   group["nesterov"])
-        buckets.setdefault((tuple(u2d.shape), u2d.dtype), []).append((p, u2d))
+        tall = u2d.size(0) > u2d.size(1)  # NS(u^T) = NS(u)^T: tall and wide ones share a batch
+        wide = u2d.mT if tall else u2d
+        buckets.setdefault((tuple(wide.shape), wide.dtype), []).append((p, wide, tall))
     for items in buckets.values():
-        stacked = torch.stack([u for _, u in items])  # (n, rows, cols)
+        stacked = torch.stack([u for _, u, _ in items])  # (n, rows, cols), rows <= cols
         dtype = resolve_ns_dtype(group["ns_dtype"], stacked.device)
         ortho = orthogonalize(stacked, steps=group["ns_steps"], dtype=dtype)
-        for (p, _), o in zip(items, ortho, strict=True):  # o: (rows, cols)
-            apply_orthogonal_(p, o, lr=group["lr"], weight_decay=group["weight_decay"],
-                              scale=group["scale"])
+        for (p, _, tall), o in zip(items, ortho, strict=True):  # o: (rows, cols)
+            apply_orthogonal_(p, o.mT if tall else o, lr=group["lr"],
+                              weight_decay=group["weight_decay"], scale=group["scale"])
 
 
 def momentum_direction_(grad: torch.Tensor, momentum_buffer: torch.Tensor, momentum: float,

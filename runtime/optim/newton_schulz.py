@@ -64,11 +64,12 @@ def orthogonalize(G: torch.Tensor, steps: int = NS_STEPS, eps: float = NS_EPS,
         raise ValueError(f"orthogonalize needs a matrix, got a tensor of shape {tuple(G.shape)}")
     a, b, c = NS_COEFFICIENTS
     X = (G / (torch.linalg.matrix_norm(G, keepdim=True) + eps)).to(dtype or G.dtype)  # (..., m, n)
+    X = X.reshape(-1, *G.shape[-2:])  # (N, m, n): baddbmm wants one batch dimension
     transposed = G.size(-2) > G.size(-1)
     if transposed:
-        X = X.mT  # (..., n, m): now rows <= cols
+        X = X.mT  # (N, n, m): now rows <= cols
     for _ in range(steps):
-        A = X @ X.mT  # (..., r, r) with r = min(m, n)
-        B = b * A + c * (A @ A)  # (..., r, r)
-        X = a * X + B @ X  # (..., r, max(m, n))
-    return (X.mT if transposed else X).to(G.dtype)
+        A = X @ X.mT  # (N, r, r) with r = min(m, n)
+        B = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b A + c A A, one fused call
+        X = torch.baddbmm(X, B, X, beta=a)  # a X + B X: (N, r, max(m, n))
+    return (X.mT if transposed else X).reshape(G.shape).to(G.dtype)

@@ -98,3 +98,25 @@ def test_mag_block_fused_projections_match_the_modules():
     ref_grads = torch.autograd.grad(ref.square().sum(), list(block.parameters()))
     for g, r in zip(grads, ref_grads, strict=True):
         torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-4)
+
+
+def test_rms_norm_matches_torch_and_gradchecks():
+    """The one-node RMSNorm equals nn.RMSNorm (values, both gradients) and passes gradcheck."""
+    from runtime.nn.norm import RMSNorm, _RMSNormFunction
+
+    torch.manual_seed(0)
+    ours, ref = RMSNorm(8, eps=1e-6), torch.nn.RMSNorm(8, eps=1e-6)
+    with torch.no_grad():
+        ours.weight.copy_(torch.randn(8))
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 5, 8, requires_grad=True)
+    out, expected = ours(x), ref(x)
+    torch.testing.assert_close(out, expected)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, ours.weight), g)
+    want = torch.autograd.grad(expected, (x, ref.weight), g)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    xd = x.detach().double().requires_grad_()
+    wd = ours.weight.detach().double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, w: _RMSNormFunction.apply(a, w, 1e-6), (xd, wd))
