@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from runtime.optim.qk_clip import max_logit_per_head
+
 
 def sliding_window_mask(
     seq_len: int,
@@ -98,6 +100,21 @@ class SlidingWindowAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model, bias=False)
         self.v_proj = nn.Linear(d_model, d_model, bias=False)
         self.o_proj = nn.Linear(d_model, d_model, bias=False)
+        # QK-Clip bookkeeping: off until an optimiser asks for the model's QK-Clip targets
+        self.record_max_logits = False
+        self._max_logits: torch.Tensor | None = None
+
+    def take_max_logits(self) -> torch.Tensor:
+        """Per-head max pre-softmax logit over the training forwards since the last call
+        (zeros when there were none), then reset: QK-Clip's ``max_logit_fn``."""
+        found, self._max_logits = self._max_logits, None
+        return found if found is not None else torch.zeros(self.n_heads)
+
+    def _record(self, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor) -> None:
+        if self.record_max_logits and self.training:
+            found = max_logit_per_head(q, k, mask)  # (H,)
+            self._max_logits = found if self._max_logits is None else torch.maximum(
+                self._max_logits, found)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         *lead, t, _ = x.shape
@@ -156,6 +173,7 @@ class SlidingWindowAttention(nn.Module):
         shape = (b, h, persistent.shape[0], self.head_dim)
         k = torch.cat([self._heads(self.k_proj(persistent)).expand(shape), k], dim=2)
         v = torch.cat([self._heads(self.v_proj(persistent)).expand(shape), v], dim=2)
+        self._record(q, k, ctx.mask)
         if return_weights:
             scores = q @ k.transpose(-1, -2) / self.head_dim**0.5  # (B, H, T, N_p + T)
             weights = scores.masked_fill(~ctx.mask, float("-inf")).softmax(dim=-1)

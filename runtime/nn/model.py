@@ -16,6 +16,7 @@ from runtime.nn.losses import IGNORE_INDEX, halting_loss, lm_loss, pooled, shift
 from runtime.nn.memory import GATE_BIAS_INIT, NeuralMemory
 from runtime.nn.norm import RMSNorm
 from runtime.nn.recursion import supervision_step
+from runtime.optim.qk_clip import QKClipTarget
 
 
 @dataclass
@@ -93,6 +94,20 @@ class TrmTitansMagForCausalLM(PreTrainedModel, GenerationMixin):
             init.normal_(module.weight, std=std)
         elif isinstance(module, nn.RMSNorm):
             init.ones_(module.weight)
+
+    def qk_clip_targets(self) -> list[QKClipTarget]:
+        """QK-Clip adapters for every layer's attention (MuGrokfast picks them up).
+
+        Asking for them turns on recording of each head's max logit in training forwards
+        (one extra ``q k^T`` per attention call) and clears anything recorded before.
+        """
+        targets = []
+        for layer in self.stack.layers:
+            attn = layer.attn
+            attn.record_max_logits, attn._max_logits = True, None
+            targets.append(QKClipTarget(attn.q_proj.weight, attn.k_proj.weight, attn.n_heads,
+                                        attn.head_dim, attn.take_max_logits))
+        return targets
 
     def get_input_embeddings(self) -> nn.Embedding:
         """The token embedding."""

@@ -89,7 +89,8 @@ class MuGrokfast(torch.optim.Optimizer):
                  qk_clip_targets: Iterable[QKClipTarget] | None = None) -> None:
         self.config = cfg = config or MuGrokfastConfig()
         named, io_ids = _named_parameters(params)
-        if qk_clip_targets is None and callable(getattr(params, "qk_clip_targets", None)):
+        wants_targets = cfg.qk_clip_tau > 0 and qk_clip_targets is None
+        if wants_targets and callable(getattr(params, "qk_clip_targets", None)):
             qk_clip_targets = params.qk_clip_targets()
         self.qk_targets: list[QKClipTarget] = list(qk_clip_targets or [])
         self.qk_clip = QKClip(cfg.qk_clip_tau) if cfg.qk_clip_tau > 0 else None

@@ -110,3 +110,50 @@ def test_training_lowers_loss_on_repeated_sequence(make_model):
         losses.append(out.lm_loss.item())
     # uniform over the vocabulary is ln 64 = 4.16; the unigram plateau is ln 8 = 2.08
     assert losses[0] > 4.0 and losses[-1] < 1.5, losses
+
+
+def test_qk_clip_caps_the_cognate_models_attention_logits(make_model):
+    """MuGrokfast finds the model's QK-Clip targets; after a step, on the same input, a head
+    whose max logit exceeded tau peaks at exactly tau and the other heads are unchanged."""
+    from runtime.optim import MuGrokfast
+
+    model = make_model().train()
+    attn = model.stack.layers[0].attn
+    d = model.config.d_model
+    with torch.no_grad():  # large q/k weights for heads 0: logits well above a small tau
+        attn.q_proj.weight[: attn.head_dim].mul_(40.0)
+        attn.k_proj.weight[: attn.head_dim].mul_(40.0)
+    gen = torch.Generator().manual_seed(0)
+    h, persistent = torch.randn(2, 12, d, generator=gen), torch.randn(3, d, generator=gen)
+    positions = torch.arange(12)
+    tau = 2.0
+    opt = MuGrokfast.from_config(model, {"qk_clip_tau": tau})
+    assert len(opt.qk_targets) == len(model.stack.layers)
+
+    def max_logits() -> torch.Tensor:
+        with torch.no_grad():
+            attn(h, persistent, positions)
+        return attn.take_max_logits()
+
+    before = max_logits()
+    assert before[0] > tau
+    attn(h, persistent, positions)  # what the step's clip sees
+    opt.step()  # no gradients: only QK-Clip changes weights
+    after = max_logits()
+    clipped = before > tau
+    torch.testing.assert_close(after[clipped], torch.full_like(after[clipped], tau))
+    torch.testing.assert_close(after[~clipped], before[~clipped])
+
+
+def test_max_logits_are_recorded_only_when_asked_and_in_training(make_model):
+    model = make_model().train()
+    ids = torch.randint(4, model.config.vocab_size, (2, 12))
+    model(input_ids=ids)
+    attn = model.stack.layers[0].attn
+    assert attn._max_logits is None  # nobody asked for QK-Clip targets
+    model.qk_clip_targets()
+    model.eval()(input_ids=ids)
+    assert attn._max_logits is None  # evaluation forwards are not recorded
+    model.train()(input_ids=ids)
+    assert attn.take_max_logits().shape == (model.config.n_heads,)
+    assert attn._max_logits is None  # taking resets
