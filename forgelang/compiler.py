@@ -37,6 +37,7 @@ class PhaseSpec:
     seed: int
     span: Span
     input_spans: list = field(default_factory=list)
+    data_span: Span | None = None  # where `data = ...` was written, for file errors
 
 
 @dataclass
@@ -169,7 +170,8 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     spans = [res.spans.get((name, "inputs", i)) or res.spans.get((name, "inputs"))
              for i in range(len(listed or []))]
     check_phase_expressions(decl, KINDS.get(decl.kind), res, diags)
-    return PhaseSpec(name, decl.kind, params, listed, phase_seed, decl.span, spans)
+    return PhaseSpec(name, decl.kind, params, listed, phase_seed, decl.span, spans,
+                     res.spans.get((name, "data")))
 
 
 def _check_overrides(overrides, lets, phases, diags) -> None:

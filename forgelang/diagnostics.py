@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "E070": "input names an unknown phase",
     "E071": "phase inputs form a cycle",
     "E072": "wrong number of inputs",
+    "E073": "data file cannot be read",
     "E080": "unknown merge technique",
     "E090": "invalid expression",
     "E091": "unknown name in expression",

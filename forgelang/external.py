@@ -50,13 +50,3 @@ def model_dir_spec(directory: Path) -> ModelSpec:
         arch = tuple(sorted((k, data[k]) for k in keep if k in data))
     bits = nbytes * 8 / max(1, params)
     return ModelSpec(params=params, bits_per_param=bits, architecture=arch)
-
-
-def dir_fingerprint(directory: Path) -> str:
-    """Cheap identity of a directory for cache keys: names, sizes and mtimes of its files."""
-    parts = []
-    for f in sorted(directory.rglob("*")):
-        if f.is_file():
-            st = f.stat()
-            parts.append(f"{f.relative_to(directory)}:{st.st_size}:{st.st_mtime_ns}")
-    return "|".join(parts)

@@ -3,7 +3,8 @@ skips compiling (pydantic validation dominates a cold plan's time).
 
 The key covers the root file's bytes, the command-line overrides and import roots,
 the calibration file and the forgelang sources (their sizes and mtimes); an entry
-also lists every file the recipe imported with its sha256, re-checked on each hit.
+also lists every file the recipe imported with its sha256, and the fingerprint of every
+external input directory and data file the plan reads, all re-checked on each hit.
 Only clean plans (no diagnostics at all) are cached. ``FORGE_NO_CACHE=1`` disables it.
 """
 
@@ -15,7 +16,8 @@ import os
 from pathlib import Path
 
 from forgelang.devices import calibration_path
-from forgelang.plan import Plan
+from forgelang.fingerprint import fingerprint
+from forgelang.plan import EXTERNAL_PREFIX, Plan
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -54,12 +56,24 @@ def key(path: Path, overrides, import_roots) -> str | None:
     return _digest(meta + b"\0" + root + b"\0" + cal_bytes)
 
 
+def _externals(plan: Plan) -> list[str]:
+    """Input model directories and data files the plan reads (the planner made them absolute;
+    the synthetic suite's ``data = "suite"`` is not a path)."""
+    paths = [i[len(EXTERNAL_PREFIX):] for s in plan.steps for i in s.inputs
+             if i.startswith(EXTERNAL_PREFIX)]
+    data = (str(s.params.get("data", "")) for s in plan.steps)
+    return paths + [d for d in data if Path(d).is_absolute()]
+
+
 def load(cache_key: str) -> Plan | None:
-    """The cached plan, if every file it was compiled from is unchanged."""
+    """The cached plan, if every file it was compiled from or reads is unchanged."""
     try:
         entry = json.loads((cache_dir() / f"{cache_key}.json").read_text())
         for name, digest in entry["deps"].items():
             if _digest(Path(name).read_bytes()) != digest:
+                return None
+        for name, stamp in entry["externals"].items():
+            if fingerprint(Path(name)) != stamp:
                 return None
         return Plan.from_json(entry["plan"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -70,6 +84,7 @@ def store(cache_key: str, plan: Plan, deps: list[Path]) -> None:
     """Save a clean plan; failures to write are ignored (the cache is an optimisation)."""
     try:
         entry = {"deps": {str(p): _digest(p.read_bytes()) for p in deps},
+                 "externals": {p: fingerprint(Path(p)) for p in _externals(plan)},
                  "plan": plan.to_json()}
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)

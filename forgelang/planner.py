@@ -7,9 +7,11 @@ from pathlib import Path
 from forgelang import devices
 from forgelang.compiler import CompiledRecipe
 from forgelang.diagnostics import Diagnostics
-from forgelang.external import dir_fingerprint, model_dir_spec
+from forgelang.external import model_dir_spec
+from forgelang.fingerprint import data_file, dir_fingerprint, fingerprint
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import EstimateContext, ModelSpec
+from forgelang.kinds.common import SUITE
 from forgelang.plan import EXTERNAL_PREFIX, Plan, Step, cache_key, sha256_hex
 
 
@@ -23,7 +25,8 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
     for spec in recipe.phases:
         kind = KINDS.get(spec.kind)
         inputs = _input_specs(spec, outputs, diags)
-        if inputs is None:
+        data_keys = _data_keys(spec, recipe.base_dir, diags)
+        if inputs is None or data_keys is None:
             continue
         lo, hi = kind.inputs
         if not lo <= len(inputs) <= (hi if hi is not None else len(inputs)):
@@ -34,7 +37,7 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
         est = kind.estimate(spec.params, EstimateContext(profile, inputs, spec.seed))
         outputs[spec.name] = est.outputs
         params = spec.params.model_dump(mode="json")
-        in_keys = [keys.get(i) or _external_key(i) for i in spec.inputs]
+        in_keys = [keys.get(i) or _external_key(i) for i in spec.inputs] + data_keys
         keys[spec.name] = cache_key(spec.kind, kind.version, params, spec.seed, in_keys)
         steps.append(Step(spec.name, spec.kind, tuple(spec.inputs), params, spec.seed,
                           kind.version, keys[spec.name], est))
@@ -62,6 +65,26 @@ def _input_specs(spec, outputs: dict, diags: Diagnostics) -> tuple[ModelSpec, ..
         else:
             return None  # an upstream phase failed; its error is reported already
     return tuple(found)
+
+
+def _data_keys(spec, base_dir: Path, diags: Diagnostics) -> list[str] | None:
+    """Resolve a phase's ``data`` file (in place, to an absolute path) and fingerprint it.
+
+    Returns the extra cache-key entries ([] for the synthetic suite), or None after an error.
+    """
+    value = getattr(spec.params, "data", SUITE)
+    if value == SUITE:
+        return []
+    try:
+        path = data_file(value, base_dir)
+        stamp = fingerprint(path)
+    except OSError as e:
+        diags.add("E073", f"data file of phase `{spec.name}` cannot be read: {e}",
+                  spec.data_span or spec.span,
+                  f"`data = \"{value}\"` is read relative to the recipe's folder")
+        return None
+    spec.params = spec.params.model_copy(update={"data": str(path)})
+    return [sha256_hex(f"data|{path}|{stamp}")]
 
 
 def _external_key(name: str) -> str:
