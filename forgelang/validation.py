@@ -72,7 +72,7 @@ def _is_union_tag(part, data) -> bool:
 
 
 def _report(model, e, loc, base, res, fallback, diags):
-    kind, where = e["type"], ".".join(str(x) for x in loc) or "value"
+    kind, where = e["type"], ".".join(str(x) for x in loc) or ".".join(map(str, base)) or "value"
     spans, key_spans = res.spans, res.key_spans
     if kind == "extra_forbidden" and loc and loc[-1] == "type":
         name = str(e.get("input"))

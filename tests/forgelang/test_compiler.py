@@ -128,3 +128,14 @@ def test_api_and_plan_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_whole_block_errors_name_the_phase():
+    """A check across fields (a model validator) has no field to name: the phase is named."""
+    from forgelang import api
+
+    text = ('forge 1\nrecipe "r" { seed = 1 }\nphase cognate { architecture = smoke }\n'
+            "phase evomerge { population = 2  generations = 1 }\n")
+    (d,) = [d for d in api.validate(text=text) if d.code == "E025"]
+    assert d.message.startswith("`evomerge`: elitism (2) must be below population (2)")
+    assert (d.span.line, d.span.col) == (4, 16)
