@@ -10,13 +10,12 @@ FlopCounterMode, forward + backward, matmul-like ops only; the optimiser's Newto
 work is not counted). The planner's cost model is printed beside them for comparison.
 A second line runs the same steps on full-length random batches. Target (issue 4): >= 35%.
 
-This machine is a shared VM whose speed drifts by up to 1.5x between runs, so the steps
-are timed in ``--rounds`` passes and the best pass is set against the peak, which is
-itself the best of several timings (like ``timeit``: noise only ever adds time); the
-median pass is printed too.
+This machine is a shared VM whose speed drifts by up to 1.5x within minutes, so the steps
+are timed in ``--rounds`` passes, each compared with the fp32 matmul peak measured just
+before it (the best of several timings); the best, median and worst pass are printed.
 
     python benchmarks/cognate_flops.py [--recipe recipes/tiny.forge] [--set K=V]... [--steps 20]
-                                       [--warmup 3] [--rounds 3]
+                                       [--warmup 3] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -58,13 +57,16 @@ def _random_batches(params, steps: int):
                                    for _ in range(steps))]
 
 
-def _measure(params, batches, warmup: int, rounds: int) -> tuple[float, list[float]]:
-    """Counted FLOPs of the timed batches, and the seconds each round of them took.
+def _measure(params, batches, warmup: int, rounds: int) -> tuple[float, list[tuple[float, float]]]:
+    """Counted FLOPs of the timed batches, and (seconds, peak FLOP/s) of each round.
 
-    Training runs ``warmup`` untimed steps, then ``rounds`` passes over the remaining batches.
+    Training runs ``warmup`` untimed steps, then ``rounds`` passes over the remaining
+    batches; the fp32 matmul peak is measured right before each pass, so every pass is
+    compared with the machine as it was at that moment.
     """
     import torch
 
+    from runtime.calibrate import measure
     from runtime.nn import TrmTitansMagForCausalLM
     from runtime.phases.cognate import model_config, optimizer_for
     from runtime.training import train_steps
@@ -74,14 +76,17 @@ def _measure(params, batches, warmup: int, rounds: int) -> tuple[float, list[flo
     model = TrmTitansMagForCausalLM(model_config(params))
     timed = batches[warmup:]
     flops = sum(training_step_flops(model, ids, labels) for ids, labels in timed)
-    stamps: list[float] = []  # when each step ended
-    total = warmup + rounds * len(timed)
-    train_steps(model, optimizer_for(model, params),
-                lambda i: batches[i] if i < warmup else timed[(i - warmup) % len(timed)], total,
-                warmup_steps=params.warmup_steps, min_lr_ratio=params.min_lr_ratio,
-                on_step=lambda step, values: stamps.append(time.perf_counter()))
-    ends = [warmup - 1 + len(timed) * r for r in range(rounds + 1)]
-    return flops, [stamps[b] - stamps[a] for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    optimizer = optimizer_for(model, params)
+    train_steps(model, optimizer, lambda i: batches[i], warmup)
+    results = []
+    for r in range(rounds):
+        start = warmup + r * len(timed)
+        peak = measure("cpu").peak_flops
+        t0 = time.perf_counter()
+        train_steps(model, optimizer, lambda i: timed[(i - warmup) % len(timed)],
+                    start + len(timed), start_step=start)
+        results.append((time.perf_counter() - t0, peak))
+    return flops, results
 
 
 def _planned_flops(params, batches) -> float:
@@ -92,18 +97,20 @@ def _planned_flops(params, batches) -> float:
     return sum(cost.train_flops_per_token(ids.shape[1]) * ids.numel() for ids, _ in batches)
 
 
-def _report(label: str, params, batches, warmup: int, rounds: int, peak: float) -> None:
-    flops, seconds = _measure(params, batches, warmup, rounds)
+def _report(label: str, params, batches, warmup: int, rounds: int) -> None:
+    flops, results = _measure(params, batches, warmup, rounds)
     timed = batches[warmup:]
     length = sum(ids.shape[1] for ids, _ in timed) / len(timed)
-    best, median = min(seconds), statistics.median(seconds)
-    print(f"{label}: {len(timed)} steps of {params.batch_size} x {length:.1f} tokens (mean), "
-          f"{rounds} rounds: {best / len(timed) * 1000:.0f} ms/step best, "
-          f"{median / len(timed) * 1000:.0f} median")
+    shares = sorted(flops / seconds / peak for seconds, peak in results)
+    ms = sorted(seconds / len(timed) * 1000 for seconds, _ in results)
+    peaks = sorted(peak / 1e9 for _, peak in results)
+    print(f"{label}: {len(timed)} steps of {params.batch_size} x {length:.1f} tokens (mean)")
     print(f"  counted {flops / len(timed) / 1e9:.2f} GFLOP/step "
           f"(cost model: {_planned_flops(params, timed) / len(timed) / 1e9:.2f})")
-    print(f"  achieved {flops / best / 1e9:.1f} GFLOP/s = {flops / best / peak:.1%} of peak "
-          f"(best round; median round {flops / median / peak:.1%})")
+    print(f"  {rounds} rounds: {ms[0]:.0f}-{ms[-1]:.0f} ms/step, peak {peaks[0]:.0f}-"
+          f"{peaks[-1]:.0f} GFLOP/s measured before each")
+    print(f"  achieved {shares[-1]:.1%} of peak (best round), median {statistics.median(shares):.1%}, "
+          f"worst {shares[0]:.1%}")
 
 
 def main() -> None:
@@ -113,25 +120,20 @@ def main() -> None:
                     help="recipe override, as in `forge plan --set` (e.g. cognate.batch_size=32)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (>= 1)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="timed passes over the steps; the best is compared with the peak, "
-                         "itself the best of several timings")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="timed passes over the steps, each against a fresh peak measurement")
     args = ap.parse_args()
     import torch
-
-    from runtime.calibrate import measure
 
     params, seed = _cognate_params(args.recipe, args.set)
     total = args.steps + args.warmup
     recipe_batches = _recipe_batches(params, seed, total)
     random_batches = _random_batches(params, total)
-    peak = measure("cpu").peak_flops
     print(f"recipe {args.recipe}: cognate model of {params.architecture.d_model} x "
           f"{params.architecture.n_layers} layers, {torch.get_num_threads()} threads")
-    print(f"fp32 matmul peak (measured now): {peak / 1e9:.1f} GFLOP/s")
     _report("recipe batches (the phase's pre-training stream; target >= 35%)", params,
-            recipe_batches, args.warmup, args.rounds, peak)
-    _report("full-length random batches", params, random_batches, args.warmup, args.rounds, peak)
+            recipe_batches, args.warmup, args.rounds)
+    _report("full-length random batches", params, random_batches, args.warmup, args.rounds)
 
 
 if __name__ == "__main__":
