@@ -73,18 +73,26 @@ class RayExecutor:
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list:
-        """One task per item; results in item order, ``on_result`` as tasks finish."""
+        """One task per item; results in item order, ``on_result`` as tasks finish.
+
+        If ``on_result`` (or a task) raises, the tasks still running are cancelled.
+        """
         ref = self._ref(fn)
         pending = [self._task.remote(ref, item) for item in items]
         index = {r: i for i, r in enumerate(pending)}
         results: list[Any] = [None] * len(pending)
         waiting = list(pending)
-        while waiting:
-            done, waiting = self.ray.wait(waiting, num_returns=1)
-            i = index[done[0]]
-            results[i] = self.ray.get(done[0])
-            if on_result is not None:
-                on_result(i, results[i])
+        try:
+            while waiting:
+                done, waiting = self.ray.wait(waiting, num_returns=1)
+                i = index[done[0]]
+                results[i] = self.ray.get(done[0])
+                if on_result is not None:
+                    on_result(i, results[i])
+        except BaseException:  # a stop (or a failure): the other tasks' results are not wanted
+            for ref in waiting:
+                self.ray.cancel(ref)
+            raise
         return results
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ from forgelang.kinds.evomerge import EvoMergeParams
 from runtime.evolution import INPUT, EvolutionSearch, GenomeSpace, SearchResult, SearchSettings
 from runtime.evolution.decode import to_request, used_inputs
 from runtime.executors import make_executor
-from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult
+from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
 from runtime.phases.evomerge_eval import (
     CandidateEvaluator,
     heldout_examples,
@@ -75,10 +75,16 @@ def evolve(ctx: PhaseContext, params: EvoMergeParams, inputs) -> PhaseResult:
     executor = make_executor(params.executor)
 
     def evaluate(genomes, generation):
+        finished: list[int] = []  # results arrive in any order with Ray
+
         def report(i, _result):
-            done = (generation + (i + 1) / len(genomes)) / settings.generations
-            ctx.progress(SEARCH_SHARE * done, f"generation {generation + 1}/"
-                         f"{settings.generations}: candidate {i + 1}/{len(genomes)}")
+            finished.append(i)
+            n, where = len(finished), f"generation {generation + 1}/{settings.generations}"
+            done = (generation + n / len(genomes)) / settings.generations
+            ctx.progress(SEARCH_SHARE * done, f"{where}: candidate {n}/{len(genomes)}")
+            if n < len(genomes) and ctx.should_stop():  # the search checks at the end
+                raise StopRequested(f"evomerge stopped in {where} after candidate {n}/"
+                                    f"{len(genomes)}; a resume repeats this generation")
         return executor.map(evaluator, genomes, on_result=report)
 
     try:

@@ -93,3 +93,28 @@ phase evomerge {
     assert step.params["executor"] == {"type": "ray", "address": "auto", "num_cpus": 2}
     bad = validate(text=text.replace("ray {", "rai {"))
     assert bad and any("executor" in d.message for d in bad)
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+def test_ray_executor_stops_at_once_when_a_result_callback_raises():
+    """A stop raised from ``on_result`` propagates at once, without waiting for the other
+    tasks (which the executor cancels)."""
+    import time
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        executor = make_executor({"type": "ray", "address": "auto"})
+
+        def stop(i, result):
+            raise KeyboardInterrupt("stop")
+
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            executor.map(time.sleep, [0.0, 30.0, 30.0], on_result=stop)
+        assert time.perf_counter() - start < 20.0  # did not wait for the 30 s tasks
+        executor.close()
+    finally:
+        ray.shutdown()

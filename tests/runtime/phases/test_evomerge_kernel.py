@@ -94,29 +94,39 @@ def test_champion_is_measured_and_at_least_the_best_parent(smoke_inputs, tmp_pat
             "technique.linear", "technique.slerp"} <= names
 
 
-def test_stop_then_resume_reaches_the_same_champion(smoke_inputs, tmp_path):
-    kernel = KERNELS.get("evomerge")
-    whole = kernel.run(_ctx(tmp_path / "whole"), _params(generations=3), smoke_inputs)
-    stop = threading.Event()
-    progress = []
+def _stopped_run(kernel, root: Path, inputs, stop_at: str) -> list[str]:
+    """Run until the progress message starting with ``stop_at`` asks for a stop."""
+    stop, progress = threading.Event(), []
 
-    def on_progress(fraction, message):  # stop during generation 2 of 3
+    def on_progress(fraction, message):
         progress.append(message)
-        if message.startswith("generation 2/"):
+        if message.startswith(stop_at):
             stop.set()
 
     with pytest.raises(StopRequested):
-        kernel.run(_ctx(tmp_path, stop=stop, progress=on_progress), _params(generations=3),
-                   smoke_inputs)
+        kernel.run(_ctx(root, stop=stop, progress=on_progress), _params(generations=3), inputs)
+    return progress
+
+
+def test_stop_then_resume_reaches_the_same_champion(smoke_inputs, tmp_path):
+    kernel = KERNELS.get("evomerge")
+    whole = kernel.run(_ctx(tmp_path / "whole"), _params(generations=3), smoke_inputs)
+    # a stop within a generation acts after the candidate being measured
+    progress = _stopped_run(kernel, tmp_path / "a", smoke_inputs, "generation 1/3: candidate 1/")
+    assert [m for m in progress if m.startswith("generation")] == [progress[-1]]
+    # a stop at a generation's last candidate acts after its checkpoint
+    _stopped_run(kernel, tmp_path, smoke_inputs, "generation 1/3: candidate 4/4")
     assert (tmp_path / "ckpt" / "evomerge_state.json").exists()
-    resumed_progress = []
-    resumed = kernel.run(_ctx(tmp_path, progress=lambda f, m: resumed_progress.append(m)),
-                         _params(generations=3), smoke_inputs)
-    assert not any(m.startswith(("generation 1/", "generation 2/")) for m in resumed_progress)
-    assert resumed.models[0].details["genome"] == whole.models[0].details["genome"]
-    assert resumed.models[0].metrics["fitness"] == whole.models[0].metrics["fitness"]
-    a, b = resumed.models[0].model.state_dict(), whole.models[0].model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for root in (tmp_path / "a", tmp_path):
+        resumed_progress: list[str] = []
+        resumed = kernel.run(_ctx(root, progress=lambda f, m, seen=resumed_progress:
+                                  seen.append(m)), _params(generations=3), smoke_inputs)
+        repeated = any(m.startswith("generation 1/") for m in resumed_progress)
+        assert repeated == (root != tmp_path)  # only the unfinished generation is repeated
+        assert resumed.models[0].details["genome"] == whole.models[0].details["genome"]
+        assert resumed.models[0].metrics["fitness"] == whole.models[0].metrics["fitness"]
+        a, b = resumed.models[0].model.state_dict(), whole.models[0].model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_single_merge_of_directories_is_measured(smoke_inputs, tmp_path):
