@@ -8,7 +8,8 @@ What is counted (all fp32, 4 bytes a value):
 - TRM recursion (Cognate models): per supervision step the block stack f runs
   T*(n+1) times forward; only the last cycle's (n+1) applications are back-propagated.
   Each application also writes the Titans memory (forward + gradient of the memory
-  MLP, 6 FLOPs per memory weight per token). The LM head runs once per supervision
+  MLP, 6 FLOPs per memory weight per token) for every chunk but the last, which no
+  later read needs (so a sequence of one chunk writes nothing). The LM head runs once per supervision
   step. Inference runs every supervision step (the halting head may stop earlier, so
   this is an upper bound).
 - Training state: weights + gradients + Grokfast EMA (4 B each per parameter) + Muon
@@ -63,7 +64,16 @@ class ModelCost:
         ctx = seq_len + self.n_persistent
         attention = 4 * self.d_model * ctx * self.n_layers
         memory_write = 6 * 2 * self.d_model * self.memory_hidden * self.n_layers
-        return 2 * self.layer_params * self.n_layers + attention + memory_write
+        return (2 * self.layer_params * self.n_layers + attention
+                + memory_write * self.written_share(seq_len))
+
+    def written_share(self, seq_len: int) -> float:
+        """Share of a sequence's tokens written into the memory: every chunk but the last
+        (a write only serves later chunks' reads), so none for one chunk or less."""
+        if not self.memory_hidden:
+            return 0.0
+        chunks = math.ceil(seq_len / self.memory_chunk)
+        return (chunks - 1) * self.memory_chunk / seq_len
 
     def head_flops(self) -> float:
         return 2 * self.vocab_size * self.d_model
