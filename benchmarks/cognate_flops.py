@@ -35,15 +35,19 @@ def _cognate_params(recipe: str, overrides: list[str]):
 
     plan = compile_plan(recipe, overrides=overrides)
     step = next(s for s in plan.steps if s.kind == "cognate")
-    return CognateParams.model_validate(step.params), plan.seed
+    return CognateParams.model_validate(step.params), step.seed
 
 
 def _recipe_batches(params, seed: int, steps: int):
+    """The first ``steps`` batches of the phase's pre-training stream, seeded as the phase
+    seeds them (``seed`` is the step's)."""
     from runtime.data import build_tokenizer
+    from runtime.phases.cognate import PRETRAIN, stage_seed
     from runtime.phases.cognate_sources import GENERAL, data_source
 
     source = data_source(params, build_tokenizer(params.architecture.vocab_size, seed))
-    stream = source.stream(GENERAL, params.replay, steps, params.batch_size, seed)
+    stream = source.stream(GENERAL, params.replay, max(params.pretrain_steps, 1),
+                           params.batch_size, stage_seed(seed, PRETRAIN))
     return [stream(i) for i in range(steps)]
 
 
