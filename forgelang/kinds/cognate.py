@@ -14,6 +14,7 @@ from forgelang.kinds import costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
 from forgelang.kinds.cognate_arch import TrmTitansMagArch, arch_from, count_parameters
 from forgelang.kinds.common import (
+    SUITE,
     DataSource,
     EvalConfig,
     Levels,
@@ -81,10 +82,14 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     """Pre-training + every specialist's training + one held-out evaluation per model."""
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
-    tokens = (p.pretrain_steps + p.models * p.steps) * p.batch_size * p.seq_len
+    # batches are trimmed after their longest example; for the suite its length is known
+    length = (costs.suite_batch_length(p.levels, p.batch_size, p.seq_len) if p.data == SUITE
+              else p.seq_len)
+    steps = p.pretrain_steps + p.models * p.steps
     if p.merge_check and p.models >= 2:  # the independently initialised comparison model
-        tokens += (p.pretrain_steps + p.steps) * p.batch_size * p.seq_len
-    train = tokens * cost.train_flops_per_token(p.seq_len)
+        steps += p.pretrain_steps + p.steps
+    tokens = round(steps * p.batch_size * length)
+    train = tokens * cost.train_flops_per_token(round(length))
     evaluated = p.models + (2 if p.merge_check and p.models >= 2 else 0)  # + the two averages
     evaluate = evaluated * p.eval.forward_tokens() * cost.forward_flops_per_token(
         p.eval.prompt_tokens + p.eval.max_new_tokens)
@@ -94,7 +99,8 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     notes = (f"{spec.params:,} params per model; TRM forward {cost.recursions} block-stack "
              f"applications x {cost.supervision_steps} supervision steps, backward "
              f"{cost.backprop_recursions} per supervision step",
-             f"{tokens:,} training tokens")
+             f"{tokens:,} training tokens ({length:.1f} per sequence after trimming the "
+             "padding)")
     return Estimate(params=spec.params, peak_memory_bytes=peak, flops=flops,
                     seconds=costs.seconds(flops, ctx.device),
                     disk_bytes=p.models * spec.disk_bytes,

@@ -174,3 +174,22 @@ def first_input(inputs: tuple[ModelSpec, ...], kind: str) -> ModelSpec:
     if not inputs:
         raise ValueError(f"{kind} needs an input model to estimate")
     return inputs[0]
+
+
+def suite_batch_length(levels, batch_size: int, seq_len: int) -> float:
+    """Expected length of a batch of the synthetic suite once its padding is trimmed.
+
+    A batch is cut after its longest example, so this is the mean of the longest of
+    ``batch_size`` examples drawn from ``levels`` (uniformly), among those that fit
+    ``seq_len`` (the phase skips longer ones). Lengths come from the measured table
+    ``suite_lengths`` (the general mix, a reference tokenizer); exact for that table.
+    """
+    from forgelang.kinds.suite_lengths import PERCENTILES
+
+    xs = sorted(x for level in levels for x in PERCENTILES[level] if x <= seq_len)
+    if not xs:
+        return float(seq_len)
+    n = len(xs)
+    return sum(x * (((i + 1) / n) ** batch_size - (i / n) ** batch_size)
+               for i, x in enumerate(xs))
+

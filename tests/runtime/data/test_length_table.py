@@ -1,0 +1,32 @@
+"""The planner's table of suite example lengths is in sync with the suite, and the expected
+trimmed batch length it gives matches the cognate phase's real batches."""
+
+import pytest
+
+from forgelang.kinds import costs
+from runtime.data import build_tokenizer
+from runtime.data.length_table import TARGET, render_module
+from runtime.phases.cognate_sources import SuiteSource
+
+
+def test_table_in_sync_with_the_suite():
+    assert TARGET.read_text() == render_module(), \
+        "regenerate with `python -m runtime.data.length_table`"
+
+
+@pytest.mark.parametrize(("vocab", "levels", "batch", "seq_len", "tolerance"), [
+    (512, [1, 2], 16, 64, 0.05),  # tiny.forge
+    (512, list(range(1, 11)), 8, 128, 0.05),
+    (384, [1], 16, 64, 0.2),  # smoke.forge: another vocabulary splits text a little differently
+])
+def test_expected_batch_length_matches_the_phase_batches(vocab, levels, batch, seq_len, tolerance):
+    stream = SuiteSource(build_tokenizer(vocab, 7), seq_len, levels).stream(None, 0.0, 60, batch, 11)
+    actual = sum(stream(i)[0].shape[1] for i in range(60)) / 60
+    assert costs.suite_batch_length(levels, batch, seq_len) == pytest.approx(actual, rel=tolerance)
+
+
+def test_expected_batch_length_properties():
+    one = costs.suite_batch_length([1], 1, 64)
+    assert one < costs.suite_batch_length([1], 4, 64) < costs.suite_batch_length([1], 32, 64)
+    assert costs.suite_batch_length(list(range(1, 11)), 64, 40) <= 40  # longer ones are skipped
+    assert costs.suite_batch_length([10], 16, 3) == 3.0  # nothing fits: the full length
