@@ -49,11 +49,19 @@ def parse_overrides(items: list[str], diags: Diagnostics) -> list[Override]:
 
 
 def set_path(data: dict, path: tuple[str, ...], value) -> None:
-    """Set ``data[path[0]]...[path[-1]] = value``, creating blocks on the way."""
+    """Set ``data[path[0]]...[path[-1]] = value``, creating blocks on the way.
+
+    A block given by a built-in name (``architecture = smoke``, ``optimizer =
+    mugrokfast_pretrain``) becomes ``{"extends": name}`` first, so ``--set
+    cognate.architecture.memory_chunk=8`` changes one field of the named preset instead
+    of replacing the preset.
+    """
     for key in path[:-1]:
         child = data.get(key)
-        if not isinstance(child, dict):
+        if isinstance(child, str):
+            child = {"extends": child}
+        elif not isinstance(child, dict):
             child = {}
-            data[key] = child
+        data[key] = child
         data = child
     data[path[-1]] = value

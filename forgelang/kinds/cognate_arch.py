@@ -69,15 +69,23 @@ ARCH_PRESETS: dict[str, dict] = {
 
 
 def arch_from(value) -> TrmTitansMagArch:
-    """A preset name, a dict (``type`` optional) or a model -> validated architecture."""
+    """A preset name, a dict (``type`` optional; ``extends`` a preset name whose fields it
+    overrides) or a model -> validated architecture."""
     if isinstance(value, TrmTitansMagArch):
         return value
     if isinstance(value, str):
-        if value not in ARCH_PRESETS:
-            raise ValueError(f"unknown architecture preset {value!r}; expected one of: "
-                             + ", ".join(ARCH_PRESETS))
-        return TrmTitansMagArch(**ARCH_PRESETS[value])
+        return TrmTitansMagArch(**_arch_preset(value))
+    if isinstance(value, dict) and "extends" in value:
+        rest = {k: v for k, v in value.items() if k != "extends"}
+        return TrmTitansMagArch.model_validate({**_arch_preset(value["extends"]), **rest})
     return TrmTitansMagArch.model_validate(value)
+
+
+def _arch_preset(name) -> dict:
+    if name not in ARCH_PRESETS:
+        raise ValueError(f"unknown architecture preset {name!r}; expected one of: "
+                         + ", ".join(ARCH_PRESETS))
+    return dict(ARCH_PRESETS[name])
 
 
 def layer_parameters(arch) -> int:

@@ -65,13 +65,21 @@ OPTIMIZER_PRESETS: dict[str, dict] = {
 
 
 def _preset_by_name(value):
-    """A bare name selects a built-in preset; dicts pass through to field validation."""
+    """A bare name selects a built-in preset; a dict with ``extends`` overrides some of a
+    built-in preset's fields; other dicts pass through to field validation."""
     if isinstance(value, str):
-        if value not in OPTIMIZER_PRESETS:
-            hint = did_you_mean(value, OPTIMIZER_PRESETS) or ""
-            raise ValueError(f"unknown optimizer preset {value!r}; {hint}".rstrip("; "))
-        return dict(OPTIMIZER_PRESETS[value])
+        return _builtin(value)
+    if isinstance(value, dict) and "extends" in value:
+        return {**_builtin(value["extends"]),
+                **{k: v for k, v in value.items() if k != "extends"}}
     return value
+
+
+def _builtin(name) -> dict:
+    if name not in OPTIMIZER_PRESETS:
+        hint = did_you_mean(str(name), OPTIMIZER_PRESETS) or ""
+        raise ValueError(f"unknown optimizer preset {name!r}; {hint}".rstrip("; "))
+    return dict(OPTIMIZER_PRESETS[name])
 
 
 OptimizerSpec = Annotated[MuGrokfast, BeforeValidator(_preset_by_name)]

@@ -64,6 +64,19 @@ def test_set_overrides():
     assert "E100" in _codes(text, overrides=["not an override"])
 
 
+def test_set_override_changes_one_field_of_a_built_in_preset():
+    """`--set` on a field of a block given by a built-in name keeps the rest of the preset."""
+    text = HEAD + "phase cognate { architecture = smoke  optimizer = mugrokfast_pretrain }\n"
+    step = _plan(text, overrides=["cognate.architecture.memory_chunk=8",
+                                  "cognate.optimizer.muon_lr=0.002"]).step("cognate")
+    arch, opt = step.params["architecture"], step.params["optimizer"]
+    assert arch["memory_chunk"] == 8 and arch["d_model"] == 32  # still smoke
+    assert step.estimate.params == _plan(text).step("cognate").estimate.params
+    assert opt["muon_lr"] == 0.002 and opt["muon_scale"] == "moonlight"  # still the preset
+    assert opt["grokfast_lambda"] == 0.3
+    assert "E025" in _codes(text, overrides=["cognate.architecture.n_heads=5"])  # 32 % 5
+
+
 def test_gates_on_fail_warn():
     text = HEAD + "phase cognate { }\ngate cognate {\n  loss <= 9\n  on_fail = warn\n}\n"
     (gate,) = _plan(text).gates
