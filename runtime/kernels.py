@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from forgelang.registry import Registry
+
 
 class StopRequested(Exception):
     """Raised by a kernel that saw ``ctx.should_stop()`` and checkpointed; the run is
@@ -145,48 +147,27 @@ class Kernel(Protocol):
         ...
 
 
-class KernelRegistry:
-    """Kernels by phase kind: ``register(name)``, ``get(name)`` (did-you-mean), ``names()``."""
+class KernelRegistry(Registry[Kernel]):
+    """Kernels by phase kind: ``register(name)``, ``get(name)`` (did-you-mean), ``names()``.
+
+    ``register(name, kernel)`` takes an object, or a class instantiated with no arguments
+    (without ``kernel``, a decorator); an unknown kind raises ``MissingKernelError``.
+    """
 
     def __init__(self) -> None:
-        self._kernels: dict[str, Kernel] = {}
+        super().__init__("kernel for phase kind", error=MissingKernelError,
+                         unknown="no {what} {name}", empty_hint="no kernels are registered yet",
+                         sort=True)
 
-    def register(self, name: str, kernel: Any = None):
-        """Register ``kernel`` (an object, or a class instantiated with no arguments).
-
-        Without ``kernel`` it returns a decorator. Registering a name twice is an error.
-        """
-        def add(obj):
-            instance = obj() if isinstance(obj, type) else obj
-            if not callable(getattr(instance, "run", None)):
-                raise TypeError(f"kernel {name!r} has no run(ctx, params, inputs) method")
-            if name in self._kernels:
-                raise ValueError(f"a kernel for phase kind {name!r} is registered twice")
-            self._kernels[name] = instance
-            return obj
-
-        return add if kernel is None else add(kernel)
-
-    def get(self, name: str) -> Kernel:
-        """The kernel of kind ``name``; ``MissingKernelError`` with a hint when absent."""
-        try:
-            return self._kernels[name]
-        except KeyError:
-            from forgelang.diagnostics import did_you_mean
-
-            hint = did_you_mean(name, self._kernels) or "no kernels are registered yet"
-            raise MissingKernelError(f"no kernel for phase kind {name!r}; {hint}") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._kernels
-
-    def names(self) -> list[str]:
-        """Registered kind names, sorted."""
-        return sorted(self._kernels)
+    def _prepare(self, name: str, obj: Any) -> Kernel:
+        instance = obj() if isinstance(obj, type) else obj
+        if not callable(getattr(instance, "run", None)):
+            raise TypeError(f"kernel {name!r} has no run(ctx, params, inputs) method")
+        return instance
 
     def missing(self, kinds: list[str]) -> list[str]:
         """The kinds among ``kinds`` that have no kernel, in order, without repeats."""
-        return list(dict.fromkeys(k for k in kinds if k not in self._kernels))
+        return list(dict.fromkeys(k for k in kinds if k not in self))
 
 
 KERNELS = KernelRegistry()  # the built-in kernels; runtime.phases modules register here

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from forgelang.devices import DeviceProfile
 from forgelang.estimate import Estimate, ModelSpec  # noqa: F401  (re-exported)
+from forgelang.registry import Registry
 
 
 class Params(BaseModel):
@@ -58,32 +59,14 @@ COMMON_METRICS = ("retention", "cumulative_retention", "params", "disk_bytes", "
                   "peak_memory_bytes", "accuracy", "accuracy.*", "perplexity")
 
 
-class KindRegistry:
-    """Registry of phase kinds: ``register``, ``get`` (with did-you-mean) and ``names``."""
+class KindRegistry(Registry[Kind]):
+    """Phase kinds by name; ``register(kind)`` takes the name from the kind."""
 
     def __init__(self) -> None:
-        self._kinds: dict[str, Kind] = {}
+        super().__init__("phase kind", error=KeyError)
 
-    def register(self, kind: Kind) -> Kind:
-        if kind.name in self._kinds:
-            raise ValueError(f"phase kind {kind.name!r} registered twice")
-        self._kinds[kind.name] = kind
-        return kind
-
-    def get(self, name: str) -> Kind:
-        try:
-            return self._kinds[name]
-        except KeyError:
-            from forgelang.diagnostics import did_you_mean
-
-            hint = did_you_mean(name, self._kinds) or ""
-            raise KeyError(f"unknown phase kind {name!r}. {hint}".strip()) from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._kinds
-
-    def names(self) -> list[str]:
-        return list(self._kinds)
+    def register(self, kind: Kind) -> Kind:  # type: ignore[override]
+        return super().register(kind.name, kind)
 
 
 def _expression_source(value):

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from forgelang.diagnostics import did_you_mean
+from forgelang.registry import Registry
 
 
 class Technique(BaseModel):
@@ -28,33 +28,11 @@ class Technique(BaseModel):
     type: str
 
 
-class TechniqueRegistry:
-    """Registry of merge techniques: ``register``, ``get`` (with did-you-mean), ``names``."""
+class TechniqueRegistry(Registry[type[Technique]]):
+    """Merge technique settings models by name (``register`` as a class decorator)."""
 
     def __init__(self) -> None:
-        self._models: dict[str, type[Technique]] = {}
-
-    def register(self, name: str):
-        """Class decorator registering a Technique model under ``name``."""
-        def add(cls: type[Technique]) -> type[Technique]:
-            if name in self._models:
-                raise ValueError(f"merge technique {name!r} registered twice")
-            self._models[name] = cls
-            return cls
-        return add
-
-    def get(self, name: str) -> type[Technique]:
-        try:
-            return self._models[name]
-        except (KeyError, TypeError):
-            hint = did_you_mean(str(name), self._models) or ""
-            raise ValueError(f"unknown merge technique {name!r}; {hint}".rstrip("; ")) from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._models
-
-    def names(self) -> list[str]:
-        return list(self._models)
+        super().__init__("merge technique")
 
     def parse(self, value) -> Technique:
         """A bare name, a ``{"type": ...}`` dict or a Technique -> validated Technique."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Protocol, runtime_checkable
 
+from forgelang.registry import Registry
 from runtime.data.example import Example
 
 LEVELS: tuple[int, ...] = tuple(range(1, 11))
@@ -31,37 +32,17 @@ class TaskFamily(Protocol):
         ...
 
 
-class TaskRegistry:
-    """Registry of task families: ``register``, ``get`` (with did-you-mean) and ``names``."""
+class TaskRegistry(Registry[TaskFamily]):
+    """Task families by name; ``register(family)`` takes the name from the family."""
 
     def __init__(self) -> None:
-        self._families: dict[str, TaskFamily] = {}
+        super().__init__("task family", error=KeyError)
 
-    def register(self, family: TaskFamily) -> TaskFamily:
+    def register(self, family: TaskFamily) -> TaskFamily:  # type: ignore[override]
         """Add a family under ``family.name``; a name can be registered once."""
         if not isinstance(family, TaskFamily):
             raise TypeError(f"{family!r} does not implement the TaskFamily protocol")
-        if family.name in self._families:
-            raise ValueError(f"task family {family.name!r} registered twice")
-        self._families[family.name] = family
-        return family
-
-    def get(self, name: str) -> TaskFamily:
-        """The family called ``name``; an unknown name raises KeyError with a hint."""
-        try:
-            return self._families[name]
-        except KeyError:
-            from forgelang.diagnostics import did_you_mean
-
-            hint = did_you_mean(name, self._families) or ""
-            raise KeyError(f"unknown task family {name!r}. {hint}".strip()) from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._families
-
-    def names(self) -> list[str]:
-        """Registered family names, in registration order."""
-        return list(self._families)
+        return super().register(family.name, family)
 
 
 def check_level(level: int) -> int:

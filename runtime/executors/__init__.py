@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from forgelang.registry import Registry
 from runtime.executors.local import LocalExecutor
 from runtime.executors.ray_executor import RAY_MISSING, RayExecutor
 
@@ -24,35 +25,11 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class ExecutorRegistry:
-    """Executor factories by name: ``register``, ``get`` (did-you-mean), ``names``."""
+class ExecutorRegistry(Registry[Callable[..., Executor]]):
+    """Executor factories ``factory(**settings)`` by name."""
 
     def __init__(self) -> None:
-        self._factories: dict[str, Callable[..., Executor]] = {}
-
-    def register(self, name: str, factory: Callable[..., Executor] | None = None):
-        """Register ``factory(**settings)``; without it, a decorator."""
-        def add(obj):
-            if name in self._factories:
-                raise ValueError(f"executor {name!r} registered twice")
-            self._factories[name] = obj
-            return obj
-
-        return add if factory is None else add(factory)
-
-    def get(self, name: str) -> Callable[..., Executor]:
-        """The factory of ``name``; ValueError with a hint when unknown."""
-        try:
-            return self._factories[name]
-        except KeyError:
-            from forgelang.diagnostics import did_you_mean
-
-            hint = did_you_mean(name, self._factories) or ""
-            raise ValueError(f"unknown executor {name!r}; {hint}".rstrip("; ")) from None
-
-    def names(self) -> list[str]:
-        """Registered executor names."""
-        return list(self._factories)
+        super().__init__("executor")
 
 
 EXECUTORS = ExecutorRegistry()

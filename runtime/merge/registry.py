@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from forgelang.diagnostics import did_you_mean
 from forgelang.kinds.techniques import TECHNIQUES
+from forgelang.registry import Registry
 
 if TYPE_CHECKING:
     import torch
@@ -61,35 +61,11 @@ class LayerMethod:
 Method = TensorMethod | LayerMethod
 
 
-class MergeRegistry:
-    """Merge techniques by name: ``register``, ``get`` (with did-you-mean), ``names``."""
+class MergeRegistry(Registry[Method]):
+    """Merge implementations (TensorMethod or LayerMethod) by technique name."""
 
     def __init__(self) -> None:
-        self._methods: dict[str, Method] = {}
-
-    def register(self, name: str) -> Callable[[Method], Method]:
-        """Decorator-style registration of a TensorMethod or LayerMethod under ``name``."""
-        def add(method: Method) -> Method:
-            if name in self._methods:
-                raise ValueError(f"merge technique {name!r} registered twice")
-            self._methods[name] = method
-            return method
-        return add
-
-    def get(self, name: str) -> Method:
-        """The method registered as ``name``; ValueError with a hint when unknown."""
-        try:
-            return self._methods[name]
-        except (KeyError, TypeError):
-            hint = did_you_mean(str(name), self._methods) or ""
-            raise ValueError(f"unknown merge technique {name!r}; {hint}".rstrip("; ")) from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._methods
-
-    def names(self) -> list[str]:
-        """Registered technique names, in registration order."""
-        return list(self._methods)
+        super().__init__("merge technique")
 
 
 MERGES = MergeRegistry()

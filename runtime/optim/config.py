@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from forgelang.diagnostics import did_you_mean
+from forgelang.registry import Registry
 from runtime.optim.grokfast import EMA_ALPHA, EMA_LAMBDA
 from runtime.optim.muon import MUON_LR, MUON_MOMENTUM, MUON_SCALES
 from runtime.optim.newton_schulz import NS_DTYPES, NS_STEPS
@@ -88,33 +89,11 @@ class MuGrokfastConfig:
         return self.from_dict({**self.to_dict(), **overrides}) if overrides else replace(self)
 
 
-class PresetRegistry:
-    """Named MuGrokfast presets: ``register``, ``get`` (with did-you-mean) and ``names``."""
+class PresetRegistry(Registry[MuGrokfastConfig]):
+    """Named MuGrokfast presets: ``register(name, config)``, ``get`` and ``names``."""
 
     def __init__(self) -> None:
-        self._presets: dict[str, MuGrokfastConfig] = {}
-
-    def register(self, name: str, config: MuGrokfastConfig) -> MuGrokfastConfig:
-        """Add a preset; a name can be registered once."""
-        if name in self._presets:
-            raise ValueError(f"MuGrokfast preset {name!r} registered twice")
-        self._presets[name] = config
-        return config
-
-    def get(self, name: str) -> MuGrokfastConfig:
-        """The preset called ``name``."""
-        try:
-            return self._presets[name]
-        except KeyError:
-            hint = did_you_mean(name, self._presets) or ""
-            raise KeyError(f"unknown MuGrokfast preset {name!r}. {hint}".strip()) from None
-
-    def names(self) -> list[str]:
-        """All preset names, in registration order."""
-        return list(self._presets)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._presets
+        super().__init__("MuGrokfast preset", error=KeyError)
 
 
 # The design's per-phase presets (seed/architecture.rst, "Phase-Specific Presets");
