@@ -87,3 +87,27 @@ def test_ns_dtype_setting():
     assert ns_dtype("auto", "cpu") == native
     with pytest.raises(ValueError, match="ns_dtype"):
         Muon([nn.Parameter(torch.ones(4, 4))], ns_dtype="float16")
+
+
+def test_group_update_equals_one_matrix_at_a_time():
+    """Muon on a group (batched NS, tall and wide matrices in one batch) gives what
+    muon_update_ gives for each matrix alone, to float rounding."""
+    from runtime.optim.muon import muon_group_update_, muon_update_
+
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(8, 16), (16, 8), (8, 16), (4, 2, 3)]
+    group = dict(lr=0.02, momentum=0.95, nesterov=True, ns_steps=5, ns_dtype="float32",
+                 weight_decay=0.1, scale="jordan")
+    params = [nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
+    alone = [nn.Parameter(p.detach().clone()) for p in params]
+    buffers = [torch.zeros(s) for s in shapes]
+    states = {p: {} for p in params}
+    for _ in range(3):
+        for p, q, buf in zip(params, alone, buffers, strict=True):
+            p.grad = torch.randn(p.shape, generator=gen)
+            q.grad = p.grad.clone()
+            muon_update_(q.data, q.grad, buf, lr=0.02, momentum=0.95, nesterov=True,
+                         ns_steps=5, weight_decay=0.1, scale="jordan")
+        muon_group_update_(params, states, group)
+    for p, q in zip(params, alone, strict=True):
+        torch.testing.assert_close(p.data, q.data, atol=1e-6, rtol=1e-5)
