@@ -112,7 +112,8 @@ class SlidingWindowAttention(nn.Module):
 
     def _record(self, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor) -> None:
         if self.record_max_logits and self.training:
-            found = max_logit_per_head(q, k, mask)  # (H,)
+            with torch.no_grad():  # a measurement: no graph for backward to carry
+                found = max_logit_per_head(q, k, mask)  # (H,)
             self._max_logits = found if self._max_logits is None else torch.maximum(
                 self._max_logits, found)
 
