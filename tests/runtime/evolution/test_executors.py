@@ -97,24 +97,31 @@ phase evomerge {
 
 @pytest.mark.ray
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
-def test_ray_executor_stops_at_once_when_a_result_callback_raises():
-    """A stop raised from ``on_result`` propagates at once, without waiting for the other
-    tasks (which the executor cancels)."""
+def test_ray_executor_cancels_the_other_tasks_when_a_result_callback_raises(tmp_path):
+    """A stop raised from ``on_result`` propagates at once, and the queued tasks are
+    cancelled: none of them starts its work."""
+    import subprocess
     import time
 
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False)
     try:
-        executor = make_executor({"type": "ray", "address": "auto"})
+        # two CPUs per task on a two-CPU instance: one task at a time, the rest queued
+        executor = make_executor({"type": "ray", "address": "auto", "num_cpus": 2})
+        marks = [tmp_path / f"done{i}" for i in range(3)]
+        # subprocess.call kills its child when the task is interrupted (a cancel)
+        slow = [["sh", "-c", f"sleep 4; touch {mark}"] for mark in marks]
 
         def stop(i, result):
             raise KeyboardInterrupt("stop")
 
         start = time.perf_counter()
         with pytest.raises(KeyboardInterrupt):
-            executor.map(time.sleep, [0.0, 30.0, 30.0], on_result=stop)
-        assert time.perf_counter() - start < 20.0  # did not wait for the 30 s tasks
+            executor.map(subprocess.call, [["true"], *slow], on_result=stop)
+        assert time.perf_counter() - start < 4.0  # did not wait for the slow tasks
+        time.sleep(10.0)  # uncancelled, the first two slow tasks would be done by now
+        assert not any(mark.exists() for mark in marks[1:])  # queued ones never ran
         executor.close()
     finally:
         ray.shutdown()
