@@ -174,4 +174,3 @@ def cmd_show(args) -> int:
 
 def cmd_lineage(args) -> int:
     return _runtime("lineage")(resolve_workspace(args.workspace), args.model, args.json)
-

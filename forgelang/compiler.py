@@ -183,6 +183,3 @@ def _check_overrides(overrides, lets, phases, diags) -> None:
         choices = sorted(names | {"recipe"} | set(lets))
         diags.add("E100", f"override `{o.text}` names nothing in this recipe", None,
                   did_you_mean(head, choices) or "use PHASE.KEY=VALUE, recipe.KEY=VALUE or VAR=VALUE")
-
-
-

@@ -36,4 +36,3 @@ def data_file(value: str, base_dir: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     return path
-

@@ -192,4 +192,3 @@ def suite_batch_length(levels, batch_size: int, seq_len: int) -> float:
     n = len(xs)
     return sum(x * (((i + 1) / n) ** batch_size - (i / n) ** batch_size)
                for i, x in enumerate(xs))
-

@@ -5,8 +5,9 @@ each batch after its longest example, so its cost depends on how long the suite'
 examples are. This module measures that once: for every level, ``SAMPLES`` train
 examples of the general mix (every family, equal weights), encoded with a reference
 tokenizer (``REFERENCE_VOCAB`` tokens, seed 0; other vocabularies split text similarly),
-summarised as 100 equally weighted points (the quantiles at 0.5%, 1.5%, ..., 99.5%). ``python -m runtime.data.length_table`` writes them to
-``forgelang/kinds/suite_lengths.py``; a test keeps that file in sync.
+summarised as 100 equally weighted points (the quantiles at 0.5%, 1.5%, ..., 99.5%).
+``python -m runtime.data.length_table`` writes them to ``forgelang/kinds/suite_lengths.py``;
+a test keeps that file in sync.
 """
 
 from __future__ import annotations
