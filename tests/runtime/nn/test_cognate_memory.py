@@ -1,10 +1,12 @@
 """Titans neural memory: the update rule, its closed form, explicit gradients and causality."""
 
+import pytest
 import torch
+import torch.nn.functional as F
 
-from runtime.nn.memory import (
+from runtime.nn.memory import NeuralMemory
+from runtime.nn.memory_rule import (
     MemoryState,
-    NeuralMemory,
     memory_read,
     weighted_memory_gradients,
     write_chunk,
@@ -144,3 +146,46 @@ def test_zero_surprise_as_none_and_last_write_without_surprise():
     torch.testing.assert_close(last.w1, both.w1)
     torch.testing.assert_close(last.w2, both.w2)
     assert last.s1 is None and last.s2 is None
+
+
+def materialised_read_write(memory: NeuralMemory, key, value, query, gate_logits, token_mask):
+    """The module's read/write with the per-sequence weights built (``write_chunk``)."""
+    b, t, _ = key.shape
+    k, q = F.normalize(key, dim=-1), F.normalize(query, dim=-1)
+    eta, theta, alpha = memory.gate_values(gate_logits, token_mask)
+    state = MemoryState(memory.init_w1.expand(b, -1, -1), memory.init_w2.expand(b, -1, -1),
+                        None, None)
+    reads = []
+    for start in range(0, t, memory.chunk):
+        end, span = min(start + memory.chunk, t), slice(start, min(start + memory.chunk, t))
+        reads.append(memory_read(state.w1, state.w2, q[:, span]))
+        if end < t:
+            state = write_chunk(state, k[:, span], value[:, span], eta[:, span], theta[:, span],
+                                alpha[:, span], memory.max_grad_norm, end + memory.chunk < t)
+    return torch.cat(reads, dim=1)
+
+
+@pytest.mark.parametrize("max_grad_norm", [1.0, None])
+def test_dual_form_equals_materialised_weights(max_grad_norm):
+    """Four chunks (three writes, two with surprise), padding, strong gates: the module's dual
+    form gives the reads and every gradient of the rule with the weights built."""
+    torch.manual_seed(0)
+    memory = NeuralMemory(d_model=D, hidden=H, chunk=3, max_grad_norm=max_grad_norm).double()
+    torch.nn.init.normal_(memory.gates.weight, std=1.0)  # gates far from their initial values
+    inputs = [torch.randn(B, 11, D, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    logits = torch.randn(B, 11, 3, dtype=torch.float64, requires_grad=True)
+    mask = torch.ones(B, 11, dtype=torch.float64)
+    mask[0, 8:] = 0  # the first sequence ends early
+    leaves = [*inputs, logits, memory.init_w1, memory.init_w2]
+    results = []
+    for fn in (memory.read_write, lambda *a: materialised_read_write(memory, *a)):
+        out = fn(*inputs, logits, mask)
+        grads = torch.autograd.grad((out * torch.linspace(-1, 1, D)).sum(), leaves)
+        results.append((out, grads))
+    (dual, dual_grads), (ref, ref_grads) = results
+    torch.testing.assert_close(dual, ref)
+    q = F.normalize(inputs[2], dim=-1)
+    unwritten = F.linear(F.silu(F.linear(q, memory.init_w1)), memory.init_w2)
+    assert not torch.allclose(dual[:, 3:], unwritten[:, 3:])  # the writes changed the reads
+    for got, want in zip(dual_grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want)
