@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from forge_test_kernels import kernels_for_tests  # noqa: E402
 
+from tests.subprocess_env import repo_pythonpath  # noqa: E402
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
@@ -26,4 +28,4 @@ def kernels():
 def one_thread(monkeypatch):
     """Tiny test models run fastest on one thread (and subprocesses inherit it)."""
     monkeypatch.setenv("FORGE_THREADS", "1")
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[3]))
+    monkeypatch.setenv("PYTHONPATH", repo_pythonpath())

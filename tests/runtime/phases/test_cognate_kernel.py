@@ -17,6 +17,7 @@ from forgelang.kinds.cognate import CognateParams
 from runtime.kernels import KERNELS, PhaseContext, StopRequested
 from runtime.phases import cognate
 from runtime.training import train_steps
+from tests.subprocess_env import repo_pythonpath
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -116,7 +117,7 @@ def test_training_loop_fits_one_batch():
 
 @pytest.mark.slow
 def test_cli_apply_smoke_recipe_records_three_specialists(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "FORGE_THREADS": "1",
+    env = {**os.environ, "PYTHONPATH": repo_pythonpath(), "FORGE_THREADS": "1",
            "WANDB_MODE": "disabled"}
     overrides = ["--set", "cognate.pretrain_steps=4", "--set", "cognate.steps=2",
                  "--set", "cognate.eval.examples=8", "--set", "cognate.eval.max_new_tokens=4"]
