@@ -83,7 +83,8 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
     # batches are trimmed after their longest example; for the suite its length is known
-    length = (costs.suite_batch_length(p.levels, p.batch_size, p.seq_len) if p.data == SUITE
+    length = (costs.suite_batch_length(p.levels, p.batch_size, p.seq_len,
+                                        p.architecture.vocab_size) if p.data == SUITE
               else p.seq_len)
     steps = p.pretrain_steps + p.models * p.steps
     if p.merge_check and p.models >= 2:  # the independently initialised comparison model

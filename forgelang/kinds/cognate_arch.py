@@ -8,7 +8,11 @@ Field defaults equal ``runtime.nn.config.TrmTitansMagConfig``'s (the full size).
 presets (``architecture = smoke | tiny | full`` in a recipe), the same as
 ``runtime/nn/presets.py``:
 
-- ``smoke``: char-level vocab 384, d 32, 2 layers, n 1, T 1 -> 51,911 parameters (tests)
+- ``smoke``: character vocab 108 (no merges), d 32, 2 layers, n 1, T 1 -> 49,223 parameters
+  (tests). With the byte-level BPE of vocab 384 it had before, ``copy: msx`` encoded its
+  string as ``Gm s x`` and the answer as ``m s x``, and ``zld`` as ``z ld``: the 51k-parameter
+  memory specialist never learned copy or recall (held-out 0.0-0.05 after 250-500 steps);
+  with one token per character it learned copy to 0.78-1.0 in 500 (docs/cognate.md).
 - ``tiny``:  vocab 512, d 128, 3 layers, n 1, T 1 -> 1,003,146 parameters (README's first run)
 
 smoke and tiny keep one latent and one answer update per forward and one supervision step:
@@ -58,8 +62,8 @@ class TrmTitansMagArch(Params):
 
 ARCH_PRESETS: dict[str, dict] = {
     # runtime/nn/presets.py builds its configs from these; smoke/tiny cut the recursion
-    "smoke": {"vocab_size": 384, "d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 96,
-              "window": 32, "n_persistent": 4, "memory_hidden": 32, "memory_chunk": 16,
+    "smoke": {"vocab_size": 108, "d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 128,
+              "window": 32, "n_persistent": 4, "memory_hidden": 32, "memory_chunk": 32,
               "n_latent_steps": 1, "n_cycles": 1, "supervision_steps": 1, "max_seq_len": 128},
     "tiny": {"vocab_size": 512, "d_model": 128, "n_layers": 3, "n_heads": 4, "d_ff": 384,
              "window": 64, "n_persistent": 4, "memory_hidden": 128, "memory_chunk": 32,

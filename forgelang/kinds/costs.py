@@ -176,17 +176,20 @@ def first_input(inputs: tuple[ModelSpec, ...], kind: str) -> ModelSpec:
     return inputs[0]
 
 
-def suite_batch_length(levels, batch_size: int, seq_len: int) -> float:
+def suite_batch_length(levels, batch_size: int, seq_len: int, vocab_size: int = 512) -> float:
     """Expected length of a batch of the synthetic suite once its padding is trimmed.
 
     A batch is cut after its longest example, so this is the mean of the longest of
     ``batch_size`` examples drawn from ``levels`` (uniformly), among those that fit
     ``seq_len`` (the phase skips longer ones). Lengths come from the measured table
-    ``suite_lengths`` (the general mix, a reference tokenizer); exact for that table.
+    ``suite_lengths`` (the general mix, a reference tokenizer of the alphabet that
+    ``vocab_size`` gets); exact for that table.
     """
-    from forgelang.kinds.suite_lengths import PERCENTILES
+    from forgelang.kinds import suite_lengths
 
-    xs = sorted(x for level in levels for x in PERCENTILES[level] if x <= seq_len)
+    table = (suite_lengths.PERCENTILES if vocab_size >= suite_lengths.BYTE_MIN_VOCAB
+             else suite_lengths.CHAR_PERCENTILES)
+    xs = sorted(x for level in levels for x in table[level] if x <= seq_len)
     if not xs:
         return float(seq_len)
     n = len(xs)

@@ -12,13 +12,13 @@ from forgelang.kinds.cognate_arch import (
 
 
 def test_smoke_count_by_hand():
-    # d=32, V=384, N_p=4, d_ff=96, memory_hidden=32, 2 layers, tied head
-    top = 384 * 32 + 4 * 32 + 2 * 32 + 32 + (32 + 1)  # 12288 + 128 + 64 + 32 + 33 = 12545
+    # d=32, V=108, N_p=4, d_ff=128, memory_hidden=32, 2 layers, tied head
+    top = 108 * 32 + 4 * 32 + 2 * 32 + 32 + (32 + 1)  # 3456 + 128 + 64 + 32 + 33 = 3713
     layer = (4 * 32 + 4 * 32 * 32 + 3 * 32 * 32 + 2 * 32 * 32 + (3 * 32 + 3) + 32 * 32
-             + 3 * 32 * 96)  # 128 + 4096 + 3072 + 2048 + 99 + 1024 + 9216 = 19683
-    assert top == 12545 and layer == 19683
-    assert layer_parameters("smoke") == 19683
-    assert count_parameters("smoke") == top + 2 * layer == 51911
+             + 3 * 32 * 128)  # 128 + 4096 + 3072 + 2048 + 99 + 1024 + 12288 = 22755
+    assert top == 3713 and layer == 22755
+    assert layer_parameters("smoke") == 22755
+    assert count_parameters("smoke") == top + 2 * layer == 49223
 
 
 def test_full_count_by_hand_and_near_25m():

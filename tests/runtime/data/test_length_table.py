@@ -17,12 +17,14 @@ def test_table_in_sync_with_the_suite():
 @pytest.mark.parametrize(("vocab", "levels", "batch", "seq_len", "tolerance"), [
     (512, [1, 2], 16, 64, 0.05),  # tiny.forge
     (512, list(range(1, 11)), 8, 128, 0.05),
-    (384, [1], 16, 64, 0.2),  # smoke.forge: another vocabulary splits text a little differently
+    (384, [1], 16, 64, 0.2),  # another byte-level vocabulary splits text a little differently
+    (108, [1], 16, 64, 0.05),  # smoke.forge: the character alphabet
 ])
 def test_expected_batch_length_matches_the_phase_batches(vocab, levels, batch, seq_len, tolerance):
     stream = SuiteSource(build_tokenizer(vocab, 7), seq_len, levels).stream(None, 0.0, 60, batch, 11)
     actual = sum(stream(i)[0].shape[1] for i in range(60)) / 60
-    assert costs.suite_batch_length(levels, batch, seq_len) == pytest.approx(actual, rel=tolerance)
+    expected = costs.suite_batch_length(levels, batch, seq_len, vocab)
+    assert expected == pytest.approx(actual, rel=tolerance)
 
 
 def test_expected_batch_length_properties():

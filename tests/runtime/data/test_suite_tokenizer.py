@@ -77,3 +77,21 @@ def test_same_seed_same_vocab_across_processes():
     first = _vocab_in_fresh_process(0)
     assert first == _vocab_in_fresh_process(0)
     assert first != _vocab_in_fresh_process(1)
+
+
+def test_smoke_vocabulary_spells_memory_strings_the_same_in_prompt_and_answer():
+    """The smoke preset's vocabulary (the bare character alphabet) encodes a copied string
+    token for token as its answer; byte-level BPE does not (``Gm s x`` vs ``m s x``), which
+    kept the smallest model from learning copy (docs/cognate.md)."""
+    from forgelang.kinds.cognate_arch import arch_from
+
+    char = build_tokenizer(arch_from("smoke").vocab_size, 7)
+    byte = build_tokenizer(384, 7)
+
+    def spelled(tok, text):
+        return tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
+
+    for text in ("copy: msx", "reverse: zld"):
+        string = text.split()[-1]
+        assert spelled(char, text)[-len(string):] == spelled(char, string) == list(string)
+    assert spelled(byte, "copy: msx")[-3:] != spelled(byte, "msx")

@@ -67,7 +67,7 @@ def test_registered_and_outputs_carry_measured_metrics(tmp_path):
         assert 0.0 <= out.metrics["accuracy"] <= 1.0
         assert any(k.startswith("accuracy.") for k in out.metrics)
         # perplexity of a real model on real text: finite, above 1, not the uniform V exactly
-        assert 1.0 < out.metrics["perplexity"] < 10 * 384
+        assert 1.0 < out.metrics["perplexity"] < 10 * _params().architecture.vocab_size
     assert 0.0 <= result.metrics["merge_check.shared_init_avg_accuracy"] <= 1.0
     # specialists trained on different mixes end up with different weights
     first, second = _weights(result)
@@ -107,8 +107,9 @@ def test_training_loop_fits_one_batch():
     from runtime.optim import MuGrokfast
 
     torch.manual_seed(0)
-    model = TrmTitansMagForCausalLM(preset_config("smoke"))
-    ids = torch.randint(4, 384, (2, 16))  # (B, T)
+    config = preset_config("smoke")
+    model = TrmTitansMagForCausalLM(config)
+    ids = torch.randint(4, config.vocab_size, (2, 16))  # (B, T)
     optimizer = MuGrokfast.from_config(model, {"muon_lr": 0.02, "adam_lr": 1e-2})
     report = train_steps(model, optimizer, lambda step: (ids, ids), 30, warmup_steps=2)
     assert report.completed == 30 and not report.stopped
