@@ -139,8 +139,8 @@ def cmd_calibrate(args) -> int:
 
     profile = measure(args.device)
     path = save({profile.type if args.device == "cuda" else "cpu": profile})
-    print(f"measured {profile.peak_flops / 1e9:.1f} GFLOP/s fp32 matmul on {args.device}; "
-          f"saved to {path}")
+    print(f"measured {profile.peak_flops / 1e9:.1f} GFLOP/s fp32 matmul and "
+          f"{profile.op_seconds * 1e6:.1f} us per tensor op on {args.device}; saved to {path}")
     return 0
 
 

@@ -24,6 +24,7 @@ class DeviceProfile:
     efficiency: float  # fraction of peak that training kernels sustain
     memory_bytes: int  # RAM for cpu, VRAM for cuda
     source: str = "default"  # "default" or "calibrated <date>"
+    op_seconds: float = 1e-5  # fixed cost of one tensor op (dispatch, autograd, launch)
 
     @property
     def flops_per_second(self) -> float:
@@ -41,12 +42,18 @@ def _ram_bytes() -> int:
 
 
 # Efficiencies are our planning choice: small models rarely exceed ~35% of peak.
+# Per-op costs too: measured, per dispatched tensor op of a Cognate training step, about
+# 9.5 us on the 2-core development CPU and 16 us on an H200 machine (whose step is launch-
+# and Python-bound at tiny sizes); `forge calibrate` measures the machine's own.
+_CUDA_OP_SECONDS = 1.5e-5
 BUILTIN: dict[str, DeviceProfile] = {
     "cpu": DeviceProfile("cpu", "cpu", 1.0e11, 0.3, _ram_bytes()),
-    "gtx1660": DeviceProfile("gtx1660", "cuda", 5.0e12, 0.35, 6 * GiB),
-    "rtx3090": DeviceProfile("rtx3090", "cuda", 35.6e12, 0.35, 24 * GiB),
-    "a100": DeviceProfile("a100", "cuda", 19.5e12, 0.4, 40 * GiB),
-    "h100": DeviceProfile("h100", "cuda", 67e12, 0.4, 80 * GiB),
+    "gtx1660": DeviceProfile("gtx1660", "cuda", 5.0e12, 0.35, 6 * GiB,
+                             op_seconds=_CUDA_OP_SECONDS),
+    "rtx3090": DeviceProfile("rtx3090", "cuda", 35.6e12, 0.35, 24 * GiB,
+                             op_seconds=_CUDA_OP_SECONDS),
+    "a100": DeviceProfile("a100", "cuda", 19.5e12, 0.4, 40 * GiB, op_seconds=_CUDA_OP_SECONDS),
+    "h100": DeviceProfile("h100", "cuda", 67e12, 0.4, 80 * GiB, op_seconds=_CUDA_OP_SECONDS),
 }
 DEFAULT_CUDA = "gtx1660"  # the design's reference GPU (6 GB)
 

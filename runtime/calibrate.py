@@ -4,7 +4,9 @@
 warm-up, 2*n^3 FLOPs each) and keeps the fastest rate as ``peak_flops``. ``efficiency``
 is then the share of that peak a training step sustains: TRAINING_EFFICIENCY (0.3) is our
 planning choice, because a training step also runs element-wise kernels, attention
-softmax, optimiser updates and Python overhead at far below matmul speed. ``save``
+softmax, optimiser updates and Python overhead at far below matmul speed. ``op_seconds``
+is the fixed cost of one tensor op: a chain of small element-wise ops is run forward and
+backward with autograd, and its best time is divided by the ops it dispatched. ``save``
 writes the profiles where ``forgelang.devices.load_calibrated`` reads them.
 """
 
@@ -19,6 +21,7 @@ from forgelang.devices import BUILTIN, DEFAULT_CUDA, DeviceProfile, calibration_
 
 TRAINING_EFFICIENCY = 0.3  # our choice, as devices.BUILTIN: sustained training / best matmul FLOP/s
 DEFAULT_SIZES = (256, 512, 1024)
+OP_CHAIN = 100  # element-wise steps of the op-cost probe (3 ops each, then backward)
 
 
 def _time_matmul(torch, n: int, device: str, repeats: int) -> float:
@@ -37,6 +40,37 @@ def _time_matmul(torch, n: int, device: str, repeats: int) -> float:
     return 2.0 * n**3 / max(best, 1e-9)
 
 
+def _op_chain(torch, x):
+    y = x
+    for _ in range(OP_CHAIN):
+        y = torch.sigmoid(y * 1.01 + 0.1)
+    y.sum().backward()
+
+
+def _time_ops(torch, device: str, repeats: int) -> float:
+    """Seconds per dispatched op of a small forward + backward (best of ``repeats``)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            _Count.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(512, 64, device=device, requires_grad=True)  # (512, 64): a small model's activations
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    with _Count():
+        _op_chain(torch, x)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first run warms up
+        start = time.perf_counter()
+        _op_chain(torch, x)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best / _Count.ops
+
+
 def _memory_bytes(torch, device: str) -> int:
     if device.startswith("cuda"):
         return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
@@ -53,7 +87,8 @@ def measure(device: str = "cpu", sizes: tuple[int, ...] = DEFAULT_SIZES,
         repeats: timings per size; the best is kept (least disturbed by other load).
 
     Returns:
-        A profile named "cpu" or "cuda" with the measured peak and our training efficiency.
+        A profile named "cpu" or "cuda" with the measured peak, our training efficiency
+        and the measured cost per op.
 
     Raises:
         ValueError: a CUDA device was asked for but torch sees none.
@@ -69,6 +104,7 @@ def measure(device: str = "cpu", sizes: tuple[int, ...] = DEFAULT_SIZES,
     base = BUILTIN[DEFAULT_CUDA] if kind == "cuda" else BUILTIN["cpu"]
     return replace(base, name=kind, type=kind, peak_flops=peak, efficiency=TRAINING_EFFICIENCY,
                    memory_bytes=_memory_bytes(torch, device),
+                   op_seconds=_time_ops(torch, device, repeats),
                    source=f"calibrated {date.today().isoformat()}")
 
 

@@ -97,13 +97,16 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     flops = train + evaluate
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
+    ops = steps * cost.train_ops_per_step(round(length))
     notes = (f"{spec.params:,} params per model; TRM forward {cost.recursions} block-stack "
              f"applications x {cost.supervision_steps} supervision steps, backward "
              f"{cost.backprop_recursions} per supervision step",
              f"{tokens:,} training tokens ({length:.1f} per sequence after trimming the "
-             "padding)")
+             "padding)",
+             f"{ops / 1e6:.1f}M tensor ops ({ops / max(1, steps):,.0f} per step) at "
+             f"{ctx.device.op_seconds * 1e6:.0f} us each: small models are op-bound")
     return Estimate(params=spec.params, peak_memory_bytes=peak, flops=flops,
-                    seconds=costs.seconds(flops, ctx.device),
+                    seconds=costs.seconds(flops, ctx.device, ops),
                     disk_bytes=p.models * spec.disk_bytes,
                     outputs=(spec,) * p.models, notes=notes)
 

@@ -17,9 +17,14 @@ What is counted (all fp32, 4 bytes a value):
 - Activations kept for backward, per token per back-propagated layer application:
   4 B x (16 d + 3 d_ff + 2 memory_hidden) values plus the score matrix
   (n_heads x (T + N_p)); the logits need 3 x V values per token (logits, softmax, grad).
-  The Titans memory is a per-sequence state written once per chunk; every written
-  state (W1, W2: the memory-MLP weights) is kept for backward, per sequence, per chunk
-  boundary, per back-propagated application. For the full size this dominates.
+  The Titans memory runs in dual form: per written token it keeps its key, value
+  error and two hidden vectors (2 d + 2 memory_hidden values) and per chunk the
+  chunk x written-tokens score matrices (about 3 per chunk), per sequence, per
+  back-propagated application.
+- Fixed cost per tensor op: small models spend most of a step dispatching ops, not in
+  FLOPs (a tiny Cognate step runs ~3,200 ops for 6 GFLOP), so a training step also costs
+  its op count times the device's ``op_seconds``. The Cognate op count is fitted to
+  counts of real steps (see ``OPS_*``; a test checks it against counted steps).
 - Framework overhead: 512 MiB on CUDA (context, cuBLAS workspace, allocator slack),
   256 MiB on CPU (the Python process with torch loaded). Our planning constants.
 """
@@ -36,6 +41,16 @@ from forgelang.kinds.base import ModelSpec
 FP32 = 4
 MiB = 2**20
 OVERHEAD_BYTES = {"cuda": 512 * MiB, "cpu": 256 * MiB}
+# Tensor ops (aten calls) of a Cognate training step, fitted to TorchDispatchMode counts of
+# real steps (smoke, tiny, tiny with 6 layers, with T = 2, with 70-token batches, smoke with
+# 8-token chunks: 3.2k-16k ops): the loss, embedding and clip; the optimiser per parameter
+# tensor; one block application, forward + backward; one memory chunk write inside it
+# (forward + backward); an application without a graph runs about a third of those.
+OPS_STEP_BASE = 470
+OPS_PER_TENSOR = 6
+OPS_PER_APPLICATION = 395
+OPS_PER_WRITE = 400
+TENSORS_PER_LAYER, TENSORS_TOP = 19, 7
 TOKENIZER_CONFIG_BYTES = 64 * 1024  # config.json + tokenizer.json beside the weights (approx.)
 
 
@@ -95,11 +110,21 @@ class ModelCost:
         per_layer = FP32 * (16 * d + 3 * self.d_ff + 2 * self.memory_hidden
                             + self.n_heads * (seq_len + self.n_persistent))
         stored = per_layer * self.n_layers * self.backprop_recursions * batch * seq_len
-        writes = math.ceil(seq_len / self.memory_chunk) - 1 if self.memory_hidden else 0
-        memory_states = (FP32 * 2 * d * self.memory_hidden * self.n_layers
-                         * writes * batch * self.backprop_recursions)
+        written = self.written_share(seq_len) * seq_len  # tokens written per sequence
+        memory_states = (FP32 * (written * (2 * d + 2 * self.memory_hidden) + 3 * seq_len * written)
+                         * self.n_layers * batch * self.backprop_recursions)
         logits = 3 * FP32 * self.vocab_size * batch * seq_len
         return int(stored + memory_states + logits)
+
+    def train_ops_per_step(self, seq_len: int) -> float:
+        """Tensor ops one training step dispatches (see ``OPS_*``)."""
+        writes = math.ceil(seq_len / self.memory_chunk) - 1 if self.memory_hidden else 0
+        application = OPS_PER_APPLICATION + OPS_PER_WRITE * writes
+        tracked = self.supervision_steps * self.backprop_recursions * self.n_layers
+        untracked = self.supervision_steps * (self.recursions - self.backprop_recursions)
+        tensors = TENSORS_PER_LAYER * self.n_layers + TENSORS_TOP
+        return (OPS_STEP_BASE + OPS_PER_TENSOR * tensors + tracked * application
+                + untracked * self.n_layers * application / 3)
 
     def inference_bytes(self, batch: int, seq_len: int) -> int:
         """Transient activations of a no-grad forward (one layer's worth plus logits)."""
@@ -157,9 +182,10 @@ def overhead(device: DeviceProfile) -> int:
     return OVERHEAD_BYTES.get(device.type, OVERHEAD_BYTES["cpu"])
 
 
-def seconds(flops: float, device: DeviceProfile) -> float:
-    """Compute time at the profile's sustained training throughput."""
-    return flops / device.flops_per_second
+def seconds(flops: float, device: DeviceProfile, ops: float = 0.0) -> float:
+    """Compute time at the profile's sustained training throughput, plus ``ops`` tensor
+    ops at the profile's fixed cost per op."""
+    return flops / device.flops_per_second + ops * device.op_seconds
 
 
 def same_shape(spec: ModelSpec, bits: float | None = None) -> ModelSpec:

@@ -14,6 +14,8 @@ def test_measure_times_real_matmuls():
     assert 1e6 < p.peak_flops < 1e14  # a real rate, not a placeholder
     assert p.efficiency == TRAINING_EFFICIENCY
     assert p.flops_per_second == pytest.approx(p.peak_flops * TRAINING_EFFICIENCY)
+    assert 1e-8 < p.op_seconds < 1e-2  # a measured per-op cost, not the default
+    assert p.op_seconds != resolve("cpu").op_seconds
 
 
 def test_save_round_trips_through_load_calibrated(tmp_path, monkeypatch):

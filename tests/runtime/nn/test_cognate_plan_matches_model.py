@@ -21,3 +21,42 @@ def test_planned_params_equal_built_model(recipe):
     assert step.estimate.params == built
     if recipe == "agent-forge-v2.forge":
         assert abs(built - 25e6) / 25e6 <= 0.10
+
+
+@pytest.mark.parametrize(("arch", "length"), [
+    ({"extends": "smoke"}, 61),  # two memory chunks, one written
+    ({"extends": "tiny"}, 31),  # one chunk: nothing written
+    ({"extends": "tiny", "n_layers": 1, "n_cycles": 2}, 70),  # untracked cycle, two writes
+    ({"extends": "smoke", "memory_chunk": 8}, 40),  # five writes
+])
+def test_planned_ops_per_step_match_a_counted_training_step(arch, length):
+    """The cost model's tensor-op count of a training step (what the plan's time charges
+    per op) is within 25% of the ops a real step dispatches."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from forgelang.kinds import costs
+    from forgelang.kinds.cognate_arch import arch_from
+    from runtime.nn import TrmTitansMagConfig, TrmTitansMagForCausalLM
+    from runtime.optim import MuGrokfast
+    from runtime.training import train_steps
+
+    a = arch_from(arch)
+    torch.manual_seed(0)
+    model = TrmTitansMagForCausalLM(TrmTitansMagConfig(**a.model_dump(exclude={"type"})))
+    optimizer = MuGrokfast.from_config(model, {})
+    ids = torch.randint(4, a.vocab_size, (2, length))
+    train_steps(model, optimizer, lambda step: (ids, ids), 1)  # optimiser state exists
+
+    class Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        train_steps(model, optimizer, lambda step: (ids, ids), 2, start_step=1)
+    planned = costs.cost_of(costs.ModelSpec(params=0, architecture=tuple(
+        a.model_dump(mode="json").items()))).train_ops_per_step(length)
+    assert planned == pytest.approx(Count.ops, rel=0.25)
