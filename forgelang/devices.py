@@ -1,7 +1,9 @@
 """Device profiles the planner estimates against.
 
 Throughput figures for GPUs are vendor peak fp32 numbers times an efficiency that we
-chose (documented in docs/plan.md); they are planning defaults, not measurements.
+chose (the table below); they are planning defaults, not measurements. ``op_seconds``, the
+fixed cost of one tensor op, prices the op-bound steps of small models (docs/cognate.md,
+"Estimates").
 ``forge calibrate`` measures this machine and stores the result, which then replaces
 the ``cpu`` default (and ``cuda`` when a GPU was measured).
 """
