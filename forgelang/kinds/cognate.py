@@ -104,7 +104,7 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
              f"{tokens:,} training tokens ({length:.1f} per sequence after trimming the "
              "padding)",
              f"{ops / 1e6:.1f}M tensor ops ({ops / max(1, steps):,.0f} per step) at "
-             f"{ctx.device.op_seconds * 1e6:.0f} us each: small models are op-bound")
+             f"{ctx.device.op_seconds * 1e6:.0f} us each, on top of the FLOPs")
     return Estimate(params=spec.params, peak_memory_bytes=peak, flops=flops,
                     seconds=costs.seconds(flops, ctx.device, ops),
                     disk_bytes=p.models * spec.disk_bytes,
