@@ -44,9 +44,10 @@ def _ram_bytes() -> int:
 
 
 # Efficiencies are our planning choice: small models rarely exceed ~35% of peak.
-# Per-op costs too: measured, per dispatched tensor op of a Cognate training step, about
-# 9.5 us on the 2-core development CPU and 16 us on an H200 machine (whose step is launch-
-# and Python-bound at tiny sizes); `forge calibrate` measures the machine's own.
+# Per-op costs too, our choice from what `forge calibrate`'s probe measured: 9.2-9.6 us on the
+# 2-core development CPU; on an H200 machine 9.0 us on the GPU and 15.5-19.3 us on its host
+# (a tiny Cognate step there, phase time / steps / counted ops, works out near 17 us).
+# `forge calibrate` measures the machine's own.
 _CUDA_OP_SECONDS = 1.5e-5
 BUILTIN: dict[str, DeviceProfile] = {
     "cpu": DeviceProfile("cpu", "cpu", 1.0e11, 0.3, _ram_bytes()),

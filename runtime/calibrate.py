@@ -75,8 +75,8 @@ def _time_ops(torch, device: str, repeats: int) -> float:
 def _op_seconds(torch, device: str, repeats: int) -> float:
     """The per-op cost: on CUDA at least the host's own, because kernels launch
     asynchronously and a small model's step is paced by the host dispatching them
-    (measured on an H200 machine: the GPU probe 9.0 us, the host's 15.5 us, a tiny cognate
-    training step about 17 us per op)."""
+    (on an H200 machine the GPU probe measured 9.0 us and the host's 15.5-19.3 us; the tiny
+    cognate phase there works out near 17 us per op: its time / steps / counted ops)."""
     cost = _time_ops(torch, device, repeats)
     return max(cost, _time_ops(torch, "cpu", repeats)) if device.startswith("cuda") else cost
 
