@@ -22,7 +22,7 @@ What is counted (all fp32, 4 bytes a value):
   chunk x written-tokens score matrices (about 3 per chunk), per sequence, per
   back-propagated application.
 - Fixed cost per tensor op: small models spend most of a step dispatching ops, not in
-  FLOPs (a tiny Cognate step runs ~3,200 ops for 6 GFLOP), so a training step also costs
+  FLOPs (a tiny Cognate step runs ~2,500 ops for 6 GFLOP), so a training step also costs
   its op count times the device's ``op_seconds``. The Cognate op count is fitted to
   counts of real steps (see ``OPS_*``; a test checks it against counted steps).
 - Framework overhead: 512 MiB on CUDA (context, cuBLAS workspace, allocator slack),
@@ -42,14 +42,18 @@ FP32 = 4
 MiB = 2**20
 OVERHEAD_BYTES = {"cuda": 512 * MiB, "cpu": 256 * MiB}
 # Tensor ops (aten calls) of a Cognate training step, fitted to TorchDispatchMode counts of
-# real steps (smoke, tiny, tiny with 6 layers, with T = 2, with 70-token batches, smoke with
-# 8-token chunks: 3.2k-16k ops): the loss, embedding and clip; the optimiser per parameter
-# tensor; one block application, forward + backward; one memory chunk write inside it
-# (forward + backward); an application without a graph runs about a third of those.
-OPS_STEP_BASE = 470
-OPS_PER_TENSOR = 6
-OPS_PER_APPLICATION = 395
-OPS_PER_WRITE = 400
+# real steps (smoke, tiny, tiny with 6 layers, with 2 supervision steps, with T = 2 and n = 2,
+# with 20- to 100-token batches, smoke with 8-token chunks: 1.8k-14k ops, all within 1%):
+# the loss, embedding, clip and optimiser groups; per parameter tensor (its share of the
+# optimiser and of the per-forward weight fusion); one block application, forward +
+# backward; one memory chunk write inside it, the last write of a sequence skipping the
+# surprise; an application without a graph runs a share of those.
+OPS_STEP_BASE = 430
+OPS_PER_TENSOR = 4
+OPS_PER_APPLICATION = 295
+OPS_PER_WRITE = 515
+OPS_LAST_WRITE_SAVING = 150
+UNTRACKED_SHARE = 0.28
 TENSORS_PER_LAYER, TENSORS_TOP = 19, 7
 TOKENIZER_CONFIG_BYTES = 64 * 1024  # config.json + tokenizer.json beside the weights (approx.)
 
@@ -119,12 +123,13 @@ class ModelCost:
     def train_ops_per_step(self, seq_len: int) -> float:
         """Tensor ops one training step dispatches (see ``OPS_*``)."""
         writes = math.ceil(seq_len / self.memory_chunk) - 1 if self.memory_hidden else 0
-        application = OPS_PER_APPLICATION + OPS_PER_WRITE * writes
+        application = (OPS_PER_APPLICATION + OPS_PER_WRITE * writes
+                       - OPS_LAST_WRITE_SAVING * (writes > 0))
         tracked = self.supervision_steps * self.backprop_recursions * self.n_layers
         untracked = self.supervision_steps * (self.recursions - self.backprop_recursions)
         tensors = TENSORS_PER_LAYER * self.n_layers + TENSORS_TOP
         return (OPS_STEP_BASE + OPS_PER_TENSOR * tensors + tracked * application
-                + untracked * self.n_layers * application / 3)
+                + untracked * self.n_layers * application * UNTRACKED_SHARE)
 
     def inference_bytes(self, batch: int, seq_len: int) -> int:
         """Transient activations of a no-grad forward (one layer's worth plus logits)."""

@@ -152,28 +152,34 @@ class SlidingWindowAttention(nn.Module):
         """
         ctx = self.context(positions, persistent.shape[0], key_padding, h.dtype)
         fused = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        return self.attend(F.linear(h, fused), persistent, ctx, return_weights)
+        return self.attend(F.linear(h, fused), self.persistent_kv(persistent), ctx,
+                           return_weights)
+
+    def persistent_kv(self, persistent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values (1, H, N_p, hd) of the (N_p, d) persistent tokens, shared by every
+        sequence of a batch (they carry no position, so RoPE leaves them alone)."""
+        return self._heads(self.k_proj(persistent))[None], self._heads(self.v_proj(persistent))[None]
 
     def attend(
         self,
         qkv: torch.Tensor,
-        persistent: torch.Tensor,
+        persistent_kv: tuple[torch.Tensor, torch.Tensor],
         ctx: AttentionContext,
         return_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Attend from the projections ``[q | k | v]`` (B, T, 3d) of the input; see ``forward``.
-
-        Queries and keys are rotated in one call; the persistent tokens are projected once,
-        then shared by every sequence of the batch.
+        """Attend from the projections ``[q | k | v]`` (B, T, 3d) of the input and the
+        persistent tokens' :meth:`persistent_kv`; see ``forward``. Queries and keys are
+        rotated in one call.
         """
         b, t, d3 = qkv.shape
         d, h = d3 // 3, self.n_heads
         heads = qkv.view(b, t, 3 * h, self.head_dim).transpose(1, 2)  # (B, 3H, T, hd)
         qk = apply_rope(heads[:, : 2 * h], ctx.cos, ctx.sin)  # (B, 2H, T, hd)
         q, k, v = qk[:, :h], qk[:, h:], heads[:, 2 * h :]  # (B, H, T, hd) each
-        shape = (b, h, persistent.shape[0], self.head_dim)
-        k = torch.cat([self._heads(self.k_proj(persistent)).expand(shape), k], dim=2)
-        v = torch.cat([self._heads(self.v_proj(persistent)).expand(shape), v], dim=2)
+        p_k, p_v = persistent_kv  # (1, H, N_p, hd) each
+        shape = (b, h, p_k.shape[2], self.head_dim)
+        k = torch.cat([p_k.expand(shape), k], dim=2)  # (B, H, N_p + T, hd)
+        v = torch.cat([p_v.expand(shape), v], dim=2)
         self._record(q, k, ctx.mask)
         if return_weights:
             scores = q @ k.transpose(-1, -2) / self.head_dim**0.5  # (B, H, T, N_p + T)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,11 +23,34 @@ class SwiGLU(nn.Module):
         self.up_proj = nn.Linear(d_model, d_ff, bias=False)
         self.down_proj = nn.Linear(d_ff, d_model, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, d) -> (B, T, d); gate and up projections run as one matmul."""
-        fused = torch.cat([self.gate_proj.weight, self.up_proj.weight])  # (2 d_ff, d)
+    def fused_weight(self) -> torch.Tensor:
+        """``[W_gate | W_up]`` (2 d_ff, d): both projections as one matmul."""
+        return torch.cat([self.gate_proj.weight, self.up_proj.weight])
+
+    def forward(self, x: torch.Tensor, fused: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, d) -> (B, T, d); ``fused`` is :meth:`fused_weight` (built here when None)."""
+        fused = self.fused_weight() if fused is None else fused
         gate, up = F.linear(x, fused).chunk(2, dim=-1)  # (B, T, d_ff) each
         return self.down_proj(F.silu(gate) * up)
+
+
+@dataclass
+class LayerConstants:
+    """What a block derives from its weights alone, once per model forward.
+
+    TRM applies every block several times per forward with the same weights; building
+    these once saves the copies and, in backward, sums each weight's gradient before
+    splitting it, instead of splitting it at every application.
+
+    Attributes:
+        projection: (6 d + 3, d) the fused input projection (see ``_input_projections``).
+        mlp: (2 d_ff, d) the SwiGLU's fused gate and up projection.
+        persistent_kv: keys and values of the persistent tokens, (1, H, N_p, hd) each.
+    """
+
+    projection: torch.Tensor
+    mlp: torch.Tensor
+    persistent_kv: tuple[torch.Tensor, torch.Tensor]
 
 
 class MagBlock(nn.Module):
@@ -54,20 +79,28 @@ class MagBlock(nn.Module):
         self.mlp_norm = RMSNorm(d, eps=eps)
         self.mlp = SwiGLU(d, config.d_ff)
 
-    def _input_projections(self, h: torch.Tensor) -> list[torch.Tensor]:
+    def _projection_linears(self) -> tuple[nn.Linear, ...]:
+        attn, mem = self.attn, self.memory
+        return (attn.q_proj, attn.k_proj, attn.v_proj, mem.key_proj, mem.value_proj,
+                mem.query_proj, mem.gates)
+
+    def constants(self, persistent: torch.Tensor) -> LayerConstants:
+        """This block's :class:`LayerConstants` for the (N_p, d) persistent tokens."""
+        projection = torch.cat([m.weight for m in self._projection_linears()])  # (6 d + 3, d)
+        # persistent tokens go through the same norm so their keys share the sequence's scale
+        kv = self.attn.persistent_kv(self.attn_norm(persistent))
+        return LayerConstants(projection, self.mlp.fused_weight(), kv)
+
+    def _input_projections(self, h: torch.Tensor, fused: torch.Tensor) -> list[torch.Tensor]:
         """Attention [q | k | v], memory key, value, query and gate logits of ``h``, one matmul.
 
         Seven small matmuls over the same input cost far more per FLOP than one wide one;
         the weights stay separate parameters (their names are the checkpoint format).
         """
-        attn, mem = self.attn, self.memory
-        linears = (attn.q_proj, attn.k_proj, attn.v_proj, mem.key_proj, mem.value_proj,
-                   mem.query_proj, mem.gates)
-        fused = torch.cat([m.weight for m in linears])  # (6 d + 3, d)
-        d = attn.q_proj.out_features
-        sizes = [3 * d] + [m.out_features for m in linears[3:]]
+        linears = self._projection_linears()
+        sizes = [3 * self.attn.q_proj.out_features] + [m.out_features for m in linears[3:]]
         out = list(F.linear(h, fused).split(sizes, dim=-1))
-        out[-1] = out[-1] + mem.gates.bias
+        out[-1] = out[-1] + self.memory.gates.bias
         return out
 
     def forward(
@@ -77,19 +110,30 @@ class MagBlock(nn.Module):
         positions: torch.Tensor,
         token_mask: torch.Tensor | None = None,
         context: AttentionContext | None = None,
+        constants: LayerConstants | None = None,
     ) -> torch.Tensor:
         """Args: x (B, T, d), persistent (N_p, d), positions (T,) or (B, T), token_mask (B, T),
-        context: the attention context of ``positions`` (built here when None)."""
+        context: the attention context of ``positions``, constants: :meth:`constants` of
+        ``persistent`` (both built here when None)."""
         if context is None:
             context = self.attn.context(positions, persistent.shape[0], token_mask, x.dtype)
+        if constants is None:
+            constants = self.constants(persistent)
         h = self.attn_norm(x)  # (B, T, d)
-        qkv, mem_k, mem_v, mem_q, gate_logits = self._input_projections(h)
-        # persistent tokens go through the same norm so their keys share the sequence's scale
-        y_attn = self.attn.attend(qkv, self.attn_norm(persistent), context)  # (B, T, d)
+        qkv, mem_k, mem_v, mem_q, gate_logits = self._input_projections(h, constants.projection)
+        y_attn = self.attn.attend(qkv, constants.persistent_kv, context)  # (B, T, d)
         y_mem = self.memory.read_write(mem_k, mem_v, mem_q, gate_logits, token_mask)  # (B, T, d)
         gate = 2.0 * torch.sigmoid(self.mag_gate(self.mag_memory_norm(y_mem)))  # (B, T, d) in (0, 2)
         x = x + self.mag_attn_norm(y_attn) * gate
-        return x + self.mlp(self.mlp_norm(x))
+        return x + self.mlp(self.mlp_norm(x), constants.mlp)
+
+
+@dataclass
+class StackConstants:
+    """What every application of the stack shares within one model forward."""
+
+    context: AttentionContext
+    layers: list[LayerConstants]
 
 
 class BlockStack(nn.Module):
@@ -105,9 +149,18 @@ class BlockStack(nn.Module):
         persistent: torch.Tensor,
         positions: torch.Tensor,
         token_mask: torch.Tensor | None = None,
+        constants: StackConstants | None = None,
     ) -> torch.Tensor:
-        """(B, T, d) -> (B, T, d); the layers share one attention context."""
-        context = self.layers[0].attn.context(positions, persistent.shape[0], token_mask, x.dtype)
-        for layer in self.layers:
-            x = layer(x, persistent, positions, token_mask, context)
+        """(B, T, d) -> (B, T, d); ``constants`` from :meth:`constants` (built here when None)."""
+        if constants is None:
+            constants = self.constants(persistent, positions, token_mask, x.dtype)
+        for layer, layer_constants in zip(self.layers, constants.layers, strict=True):
+            x = layer(x, persistent, positions, token_mask, constants.context, layer_constants)
         return x
+
+    def constants(self, persistent: torch.Tensor, positions: torch.Tensor,
+                  token_mask: torch.Tensor | None, dtype: torch.dtype) -> StackConstants:
+        """The attention context and every layer's constants: build once per model forward,
+        pass to each application of the stack (TRM applies it several times)."""
+        context = self.layers[0].attn.context(positions, persistent.shape[0], token_mask, dtype)
+        return StackConstants(context, [layer.constants(persistent) for layer in self.layers])

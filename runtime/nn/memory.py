@@ -69,10 +69,13 @@ class NeuralMemory(nn.Module):
                    gate_logits: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``forward`` from the projections ``key, value, query`` (B, T, d) and ``gates(h)``."""
         t = key.shape[1]
-        k = F.normalize(key, dim=-1)  # (B, T, d) unit keys, as in Titans
         q = F.normalize(query, dim=-1)  # (B, T, d)
+        memory = DualMemory(self.init_w1, self.init_w2)
+        if t <= self.chunk:  # one chunk: it reads M_0, and its write would never be read
+            return memory.read(q)
+        k = F.normalize(key, dim=-1)  # (B, T, d) unit keys, as in Titans
         eta, theta, alpha = self.gate_values(gate_logits, token_mask)
-        memory, reads = DualMemory(self.init_w1, self.init_w2), []
+        reads = []
         for start in range(0, t, self.chunk):
             end = min(start + self.chunk, t)
             reads.append(memory.read(q[:, start:end]))  # (B, C, d)

@@ -164,8 +164,11 @@ class TrmTitansMagForCausalLM(PreTrainedModel, GenerationMixin):
         b, t, _ = x.shape
         positions = self._positions(attention_mask, t, x.device)
 
+        # built once: every application of the stack in the recursion reuses them
+        constants = self.stack.constants(self.persistent, positions, attention_mask, x.dtype)
+
         def f(h: torch.Tensor) -> torch.Tensor:
-            return self.stack(h, self.persistent, positions, attention_mask)
+            return self.stack(h, self.persistent, positions, attention_mask, constants)
 
         out = self._deep_supervision(f, x, attention_mask, labels)
         if return_dict is False:

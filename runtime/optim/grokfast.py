@@ -36,12 +36,25 @@ def ema_filter_(grad: torch.Tensor, mu: torch.Tensor | None, alpha: float,
     Returns:
         The updated μ (a new tensor on the first call, ``mu`` itself afterwards).
     """
-    if mu is None:
-        mu = grad.detach().clone()
-    else:
-        mu.mul_(alpha).add_(grad, alpha=1.0 - alpha)
-    grad.add_(mu, alpha=lamb)
-    return mu
+    return ema_filter_many_([grad], [mu], alpha, lamb)[0]
+
+
+def ema_filter_many_(grads: list[torch.Tensor], mus: list[torch.Tensor | None], alpha: float,
+                     lamb: float) -> list[torch.Tensor]:
+    """:func:`ema_filter_` for many gradients at once, with ``torch._foreach`` ops.
+
+    A model's gradients are many small tensors, where the per-call cost of one op per tensor
+    outweighs the arithmetic; the foreach ops do each step for all of them in one call, with
+    the same results. Returns the updated averages, in order.
+    """
+    running = [i for i, mu in enumerate(mus) if mu is not None]
+    if running:
+        old = [mus[i] for i in running]
+        torch._foreach_mul_(old, alpha)
+        torch._foreach_add_(old, [grads[i] for i in running], alpha=1.0 - alpha)
+    mus = [g.detach().clone() if mu is None else mu for g, mu in zip(grads, mus, strict=True)]
+    torch._foreach_add_(grads, mus, alpha=lamb)
+    return mus
 
 
 def _named(params: nn.Module | NamedTensors) -> NamedTensors:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from runtime.optim.config import MuGrokfastConfig
-from runtime.optim.grokfast import ema_filter_
+from runtime.optim.grokfast import ema_filter_many_
 from runtime.optim.muon import muon_group_update_
 from runtime.optim.qk_clip import QKClip, QKClipTarget
 
@@ -53,20 +53,42 @@ def _io_ids(model: nn.Module) -> frozenset[int]:
 def adamw_update_(param: torch.Tensor, grad: torch.Tensor, state: dict, *, lr: float,
                   betas: tuple[float, float], eps: float, weight_decay: float) -> None:
     """One bias-corrected AdamW step with decoupled weight decay, in place."""
-    if "exp_avg" not in state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(param)
-        state["exp_avg_sq"] = torch.zeros_like(param)
-    state["step"] += 1
+    adamw_group_update_([param], [grad], [state], lr=lr, betas=betas, eps=eps,
+                        weight_decay=weight_decay)
+
+
+@torch.no_grad()
+def adamw_group_update_(params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict],
+                        *, lr: float, betas: tuple[float, float], eps: float,
+                        weight_decay: float) -> None:
+    """:func:`adamw_update_` for several tensors, with ``torch._foreach`` ops (one call per
+    step of the update for all of them; the same results as one tensor at a time).
+
+    Tensors whose step counts differ (e.g. one joined a group late) are updated in separate
+    batches, each with its own bias correction.
+    """
+    by_step: dict[int, list[int]] = {}
+    for i, (param, state) in enumerate(zip(params, states, strict=True)):
+        if "exp_avg" not in state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+        state["step"] += 1
+        by_step.setdefault(state["step"], []).append(i)
     beta1, beta2 = betas
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1.0 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-    bias1 = 1.0 - beta1 ** state["step"]
-    bias2 = 1.0 - beta2 ** state["step"]
-    denom = (exp_avg_sq / bias2).sqrt_().add_(eps)
-    param.mul_(1.0 - lr * weight_decay)
-    param.addcdiv_(exp_avg, denom, value=-lr / bias1)
+    for step, index in by_step.items():
+        p = [params[i] for i in index]
+        g = [grads[i] for i in index]
+        exp_avg = [states[i]["exp_avg"] for i in index]
+        exp_avg_sq = [states[i]["exp_avg_sq"] for i in index]
+        torch._foreach_lerp_(exp_avg, g, 1.0 - beta1)
+        torch._foreach_mul_(exp_avg_sq, beta2)
+        torch._foreach_addcmul_(exp_avg_sq, g, g, value=1.0 - beta2)
+        denom = torch._foreach_div(exp_avg_sq, 1.0 - beta2 ** step)
+        torch._foreach_sqrt_(denom)
+        torch._foreach_add_(denom, eps)
+        torch._foreach_mul_(p, 1.0 - lr * weight_decay)
+        torch._foreach_addcdiv_(p, exp_avg, denom, value=-lr / (1.0 - beta1 ** step))
 
 
 class MuGrokfast(torch.optim.Optimizer):
@@ -161,35 +183,31 @@ class MuGrokfast(torch.optim.Optimizer):
             latent.grad = None if p.grad is None else p.grad.float()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            self._grokfast(params, group)
             if group["kind"] == "muon":
-                self._muon_group(params, group)
+                muon_group_update_(params, self.state, group)
             else:
-                for p in params:
-                    self._adamw(p, group)
+                adamw_group_update_(params, [p.grad for p in params],
+                                    [self.state[p] for p in params], lr=group["lr"],
+                                    betas=group["betas"], eps=group["eps"],
+                                    weight_decay=group["weight_decay"])
         for latent, p in self._latent_pairs:
             p.copy_(latent)
         if self.qk_clip is not None and self.qk_targets:
             self.last_qk_scales = self.qk_clip.apply(self.qk_targets)
         return loss
 
-    def _muon_group(self, params: list[torch.Tensor], group: dict) -> None:
-        """Grokfast filter, then Muon batched over the group (``muon_group_update_``)."""
-        for p in params:
-            self._grokfast(p, self.state[p], group)
-        muon_group_update_(params, self.state, group)
-
-    def _grokfast(self, p: torch.Tensor, state: dict, group: dict) -> None:
-        """Amplify the slow component of ``p.grad`` in place (Grokfast EMA filter)."""
-        if group["grokfast_lambda"] != 0.0:
-            state["grokfast_mu"] = ema_filter_(p.grad, state.get("grokfast_mu"),
-                                               group["grokfast_alpha"], group["grokfast_lambda"])
-
-    def _adamw(self, p: torch.Tensor, group: dict) -> None:
-        """Grokfast filter then AdamW for one tensor of an AdamW group."""
-        state = self.state[p]
-        self._grokfast(p, state, group)
-        adamw_update_(p, p.grad, state, lr=group["lr"], betas=group["betas"],
-                      eps=group["eps"], weight_decay=group["weight_decay"])
+    def _grokfast(self, params: list[torch.Tensor], group: dict) -> None:
+        """Amplify the slow component of every ``p.grad`` in place (Grokfast EMA filter)."""
+        if group["grokfast_lambda"] == 0.0:
+            return
+        mus = ema_filter_many_([p.grad for p in params],
+                               [self.state[p].get("grokfast_mu") for p in params],
+                               group["grokfast_alpha"], group["grokfast_lambda"])
+        for p, mu in zip(params, mus, strict=True):
+            self.state[p]["grokfast_mu"] = mu
 
     def state_dict(self) -> dict:
         """Torch's optimiser state plus the STE latent weights and the config."""

@@ -57,32 +57,49 @@ def muon_update_(param: torch.Tensor, grad: torch.Tensor, momentum_buffer: torch
 def muon_group_update_(params: list[torch.Tensor], states, group: dict) -> None:
     """One Muon step for every param of a group, Newton–Schulz batched by matrix shape.
 
-    Stacking same-shaped matrices turns dozens of small matmuls into a few batched ones
-    (per-call overhead dominates at small sizes); each matrix's result is what
-    orthogonalising it alone gives.
+    Stacking same-shaped matrices turns dozens of small matmuls into a few batched ones,
+    and the element-wise parts (momentum, the weight update) run as ``torch._foreach`` ops
+    over all params (per-call overhead dominates at small sizes); each matrix's result is
+    what orthogonalising it alone gives.
 
     Args:
         params: the group's params that have a gradient.
         states: the optimiser's per-param state (``momentum_buffer`` is kept there).
         group: lr, momentum, nesterov, ns_steps, ns_dtype, weight_decay, scale.
     """
-    buckets: dict[tuple, list] = {}
+    grads = [p.grad for p in params]
+    buffers = []
     for p in params:
-        state = states[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.zeros_like(p.grad)
-        u2d = momentum_direction_(p.grad, state["momentum_buffer"], group["momentum"],
-                                  group["nesterov"])
+        if "momentum_buffer" not in states[p]:
+            states[p]["momentum_buffer"] = torch.zeros_like(p.grad)
+        buffers.append(states[p]["momentum_buffer"])
+    directions = momentum_directions_(grads, buffers, group["momentum"], group["nesterov"])
+    buckets: dict[tuple, list] = {}
+    for p, u in zip(params, directions, strict=True):
+        u2d = u.reshape(u.size(0), -1)
         tall = u2d.size(0) > u2d.size(1)  # NS(u^T) = NS(u)^T: tall and wide ones share a batch
         wide = u2d.mT if tall else u2d
         buckets.setdefault((tuple(wide.shape), wide.dtype), []).append((p, wide, tall))
+    torch._foreach_mul_(params, 1.0 - group["lr"] * group["weight_decay"])
     for items in buckets.values():
         stacked = torch.stack([u for _, u, _ in items])  # (n, rows, cols), rows <= cols
         dtype = resolve_ns_dtype(group["ns_dtype"], stacked.device)
         ortho = orthogonalize(stacked, steps=group["ns_steps"], dtype=dtype)
-        for (p, _, tall), o in zip(items, ortho, strict=True):  # o: (rows, cols)
-            apply_orthogonal_(p, o.mT if tall else o, lr=group["lr"],
-                              weight_decay=group["weight_decay"], scale=group["scale"])
+        rows, cols = ortho.shape[-2:]
+        scales = [update_scale(cols, rows, group["scale"]) if tall
+                  else update_scale(rows, cols, group["scale"]) for _, _, tall in items]
+        ortho = ortho * ortho.new_tensor(scales)[:, None, None]  # (n, rows, cols)
+        updates = [(o.mT if tall else o).reshape(p.shape).to(p.dtype)
+                   for (p, _, tall), o in zip(items, ortho, strict=True)]
+        torch._foreach_add_([p for p, _, _ in items], updates, alpha=-group["lr"])
+
+
+def momentum_directions_(grads: list[torch.Tensor], buffers: list[torch.Tensor],
+                         momentum: float, nesterov: bool) -> list[torch.Tensor]:
+    """:func:`momentum_direction_` for many tensors (foreach ops); directions keep the
+    gradients' shapes."""
+    torch._foreach_lerp_(buffers, grads, 1.0 - momentum)  # m <- beta m + (1 - beta) g
+    return torch._foreach_lerp(grads, buffers, momentum) if nesterov else list(buffers)
 
 
 def momentum_direction_(grad: torch.Tensor, momentum_buffer: torch.Tensor, momentum: float,
