@@ -100,6 +100,36 @@ def test_mag_block_fused_projections_match_the_modules():
         torch.testing.assert_close(g, r)
 
 
+def test_constants_shared_across_the_recursion_give_the_per_application_result():
+    """The model builds each block's fused weights and persistent keys once per forward and
+    reuses them in every application of the recursion; that gives the loss and the gradients
+    of building them at every application (float64)."""
+    from runtime.nn import TrmTitansMagForCausalLM
+    from runtime.nn.blocks import BlockStack
+    from runtime.nn.presets import preset_config
+
+    torch.manual_seed(0)
+    config = preset_config("smoke", n_latent_steps=2, n_cycles=2, supervision_steps=2)
+    model = TrmTitansMagForCausalLM(config).double()
+    ids = torch.randint(4, config.vocab_size, (2, 40))
+
+    def loss_and_grads():
+        loss = model(input_ids=ids, labels=ids).loss
+        return loss, torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+
+    shared_loss, shared = loss_and_grads()
+    stack_forward = BlockStack.forward
+    try:  # rebuild the constants at every application, as a model without the cache would
+        BlockStack.forward = lambda self, x, p, pos, mask=None, constants=None: stack_forward(
+            self, x, p, pos, mask, None)
+        own_loss, own = loss_and_grads()
+    finally:
+        BlockStack.forward = stack_forward
+    torch.testing.assert_close(shared_loss, own_loss)
+    for a, b in zip(shared, own, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_rms_norm_matches_torch_and_gradchecks():
     """The one-node RMSNorm equals nn.RMSNorm (values, both gradients) and passes gradcheck."""
     from runtime.nn.norm import RMSNorm, _RMSNormFunction

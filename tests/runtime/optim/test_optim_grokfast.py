@@ -93,3 +93,20 @@ def test_rejects_bad_settings():
         GrokfastEMA(alpha=1.0)
     with pytest.raises(ValueError):
         GrokfastMA(window=0)
+
+
+def test_filtering_many_at_once_equals_one_at_a_time():
+    """ema_filter_many_ (foreach ops) gives each tensor exactly what ema_filter_ gives it,
+    with first calls (no average yet) and running averages mixed in one batch."""
+    from runtime.optim.grokfast import ema_filter_many_
+
+    gen = torch.Generator().manual_seed(0)
+    grads = [torch.randn(shape, generator=gen) for shape in [(3, 4), (5,), (2, 2, 2)]]
+    mus = [None, torch.randn(5, generator=gen), torch.randn(2, 2, 2, generator=gen)]
+    expected_grads = [g.clone() for g in grads]
+    expected_mus = [ema_filter_(g, None if m is None else m.clone(), 0.9, 1.5)
+                    for g, m in zip(expected_grads, mus, strict=True)]
+    got_mus = ema_filter_many_(grads, [None if m is None else m.clone() for m in mus], 0.9, 1.5)
+    for got, want in zip(grads + got_mus, expected_grads + expected_mus, strict=True):
+        assert torch.equal(got, want)
+    assert not torch.equal(grads[1], expected_grads[1] * 0)  # the filter did change them

@@ -191,3 +191,28 @@ def test_from_config_reads_the_documented_keys():
     assert opt.qk_clip.tau == 50.0 and opt.config.kl_coefficient == 0.2
     with pytest.raises(KeyError, match="did you mean `muon_lr`"):
         MuGrokfast.from_config(TinyLM(), {"muon_lrr": 0.1})
+
+
+def test_adamw_over_a_group_matches_torch_adamw():
+    """adamw_group_update_ (foreach ops) matches torch.optim.AdamW tensor by tensor, including
+    a tensor that skipped a step (each keeps its own step count and bias correction)."""
+    from runtime.optim.mugrokfast import adamw_group_update_
+
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(shape, generator=gen) for shape in [(4, 3), (7,), (2, 5)]]
+    reference = [nn.Parameter(p.clone()) for p in ours]
+    torch_adamw = torch.optim.AdamW(reference, lr=0.01, betas=(0.9, 0.95), eps=1e-8,
+                                    weight_decay=0.1, foreach=False)
+    states = [{}, {}, {}]
+    for step in range(3):
+        grads = [torch.randn(p.shape, generator=gen) for p in ours]
+        index = [0, 1, 2] if step != 1 else [0, 2]  # tensor 1 skips a step: counts differ
+        adamw_group_update_([ours[i] for i in index], [grads[i] for i in index],
+                            [states[i] for i in index], lr=0.01, betas=(0.9, 0.95), eps=1e-8,
+                            weight_decay=0.1)
+        for i, p in enumerate(reference):
+            p.grad = grads[i] if i in index else None
+        torch_adamw.step()
+    assert [s["step"] for s in states] == [3, 2, 3]
+    for p, q in zip(ours, reference, strict=True):
+        torch.testing.assert_close(p, q.detach(), rtol=1e-6, atol=1e-7)
