@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from runtime.utils.allocator import retain_freed_memory
+
 Batch = tuple[torch.Tensor, torch.Tensor]  # (input_ids (B, T), labels (B, T))
 
 
@@ -85,6 +87,7 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
     Returns:
         A :class:`TrainReport`.
     """
+    retain_freed_memory()  # a step's tensors reuse freed memory instead of faulting pages in
     base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     report = TrainReport(completed=start_step)
     model.train()
