@@ -109,6 +109,12 @@ class TrmTitansMagForCausalLM(PreTrainedModel, GenerationMixin):
                                         attn.head_dim, attn.take_max_logits))
         return targets
 
+    def adamw_parameters(self) -> list[nn.Parameter]:
+        """Matrices that are not hidden weights, so MuGrokfast gives them AdamW, not Muon: the
+        persistent memory tokens (learned vectors, like an embedding table) and the halting
+        head (a (1, d) output head)."""
+        return [self.persistent, self.halt_head.weight]
+
     def get_input_embeddings(self) -> nn.Embedding:
         """The token embedding."""
         return self.embed_tokens

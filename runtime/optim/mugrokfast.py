@@ -40,12 +40,17 @@ def route_parameter(name: str, param: torch.Tensor,
 
 
 def _io_ids(model: nn.Module) -> frozenset[int]:
-    """Identities of a model's embedding tables and output embeddings."""
+    """Identities of a model's embedding tables and output embeddings, and of what its
+    ``adamw_parameters()`` (when it has one) names: matrices that are not hidden weights,
+    such as learned tokens or a small extra head."""
     ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     get_out = getattr(model, "get_output_embeddings", None)
     out = get_out() if callable(get_out) else None
     if out is not None and getattr(out, "weight", None) is not None:
         ids.add(id(out.weight))
+    declared = getattr(model, "adamw_parameters", None)
+    if callable(declared):
+        ids.update(id(p) for p in declared())
     return frozenset(ids)
 
 

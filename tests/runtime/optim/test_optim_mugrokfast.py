@@ -216,3 +216,17 @@ def test_adamw_over_a_group_matches_torch_adamw():
     assert [s["step"] for s in states] == [3, 2, 3]
     for p, q in zip(ours, reference, strict=True):
         torch.testing.assert_close(p, q.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_model_can_name_matrices_that_are_not_hidden_weights():
+    """A model's adamw_parameters() sends those matrices to AdamW; the Cognate model names
+    its persistent tokens and its halting head, and its hidden matrices stay with Muon."""
+    from runtime.nn import TrmTitansMagForCausalLM
+    from runtime.nn.presets import preset_config
+
+    model = TrmTitansMagForCausalLM(preset_config("smoke"))
+    routes = MuGrokfast(model).routes
+    assert routes["persistent"] == "adamw"
+    assert routes["halt_head.weight"] == "adamw"
+    assert routes["stack.layers.0.attn.q_proj.weight"] == "muon"
+    assert routes["stack.layers.0.memory.init_w1"] == "muon"
