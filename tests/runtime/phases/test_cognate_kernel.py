@@ -157,6 +157,8 @@ def test_jsonl_data_trains_specialists_on_their_families(tmp_path):
         assert {k for k in out.metrics if k.count(".") == 1 and k.startswith("accuracy.")} <= {
             "accuracy.arithmetic", "accuracy.memory"}
         assert "role_accuracy.reasoning" in out.metrics and "role_accuracy.memory" in out.metrics
+        assert out.metrics["role_examples.reasoning"] > 0  # the stderr's n
+    assert "specialisation_stderr.memory" in result.metrics
 
 
 def test_jsonl_without_a_roles_family_is_refused_with_the_families_present(tmp_path):

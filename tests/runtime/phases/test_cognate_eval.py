@@ -1,0 +1,32 @@
+"""The specialisation margin and its standard error."""
+
+import math
+
+import pytest
+
+from runtime.phases.cognate_eval import specialisation
+
+
+def test_margin_is_own_accuracy_minus_the_best_other_with_its_standard_error():
+    measured = [
+        {"role_accuracy.reasoning": 0.2, "role_examples.reasoning": 40.0,
+         "role_accuracy.memory": 0.1, "role_examples.memory": 40.0},
+        {"role_accuracy.reasoning": 0.05, "role_examples.reasoning": 40.0,
+         "role_accuracy.memory": 0.5, "role_examples.memory": 40.0},
+        {"role_accuracy.reasoning": 0.1, "role_examples.reasoning": 40.0,
+         "role_accuracy.memory": 0.0, "role_examples.memory": 40.0},
+    ]
+    out = specialisation(["reasoning", "memory", "general"], measured)
+    assert out["specialisation.reasoning"] == pytest.approx(0.2 - 0.1)  # best other: 0.1
+    assert out["specialisation.memory"] == pytest.approx(0.5 - 0.1)
+    assert out["specialisation_stderr.reasoning"] == pytest.approx(
+        math.sqrt((0.2 * 0.8 + 0.1 * 0.9) / 40))
+    assert out["specialisation_stderr.memory"] == pytest.approx(
+        math.sqrt((0.5 * 0.5 + 0.1 * 0.9) / 40))
+    assert "specialisation.general" not in out  # no model measured that role
+
+
+def test_no_standard_error_without_the_example_count():
+    measured = [{"role_accuracy.memory": 0.3}, {"role_accuracy.memory": 0.1}]
+    out = specialisation(["memory", "general"], measured)
+    assert out == {"specialisation.memory": pytest.approx(0.2)}
