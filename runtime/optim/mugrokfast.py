@@ -27,9 +27,10 @@ def route_parameter(name: str, param: torch.Tensor,
                     io_ids: frozenset[int] = frozenset()) -> str:
     """Which update a parameter gets: ``"muon"`` or ``"adamw"``.
 
-    1-D (and 0-D) tensors — norms' gains, biases — go to AdamW; so do embeddings and
-    output heads, found by identity (``io_ids``) or by a name segment such as
-    ``embed_tokens``, ``lm_head``, ``wte``. Every other matrix goes to Muon.
+    1-D (and 0-D) tensors — norms' gains, biases — go to AdamW; so do embeddings, output
+    heads and other matrices that are not hidden weights, found by identity (``io_ids``,
+    see ``_adamw_matrix_ids``) or by a name segment such as ``embed_tokens``, ``lm_head``,
+    ``wte``. Every other matrix goes to Muon.
     """
     if param.ndim < 2 or id(param) in io_ids:
         return "adamw"
@@ -39,7 +40,7 @@ def route_parameter(name: str, param: torch.Tensor,
     return "muon"
 
 
-def _io_ids(model: nn.Module) -> frozenset[int]:
+def _adamw_matrix_ids(model: nn.Module) -> frozenset[int]:
     """Identities of a model's embedding tables and output embeddings, and of what its
     ``adamw_parameters()`` (when it has one) names: matrices that are not hidden weights,
     such as learned tokens or a small extra head."""
@@ -247,7 +248,7 @@ def _named_parameters(params) -> tuple[list[tuple[str, torch.Tensor]], frozenset
     """Trainable (name, parameter) pairs and the identities of embeddings/heads."""
     if isinstance(params, nn.Module):
         named = [(n, p) for n, p in params.named_parameters() if p.requires_grad]
-        return named, _io_ids(params)
+        return named, _adamw_matrix_ids(params)
     named = list(params)
     if not all(isinstance(item, tuple) and len(item) == 2 for item in named):
         raise TypeError("MuGrokfast takes a model or (name, parameter) pairs, "
