@@ -8,7 +8,36 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.eval.generation import model_device
+
+
+def right_padded(rows: Sequence[Sequence[int]], pad_id: int,
+                 fill_labels: Sequence[Sequence[int]] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask, labels)``, each (B, T): rows right-padded to the longest.
+
+    ``labels`` are ``fill_labels`` (or the ids themselves) with padding set to IGNORE_INDEX.
+    """
+    width = max(len(ids) for ids in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    for i, ids in enumerate(rows):
+        input_ids[i, : len(ids)], mask[i, : len(ids)] = torch.tensor(ids, dtype=torch.long), 1
+        labels[i, : len(ids)] = torch.tensor(ids if fill_labels is None else fill_labels[i],
+                                             dtype=torch.long)
+    return input_ids, mask, labels
+
+
+def _batch_nll(model, rows, row_labels, pad_id: int, device) -> tuple[float, int]:
+    """Summed NLL of the labelled next tokens of one right-padded batch, and their count."""
+    input_ids, mask, labels = (t.to(device) for t in right_padded(rows, pad_id, row_labels))
+    logits = model(input_ids=input_ids, attention_mask=mask).logits.float()  # (B, T, V)
+    target = labels[:, 1:]  # (B, T-1): token t+1 is predicted at t
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), target, ignore_index=IGNORE_INDEX,
+                          reduction="none")  # (B, T-1), 0 where ignored
+    return nll.double().sum().item(), int((target != IGNORE_INDEX).sum())
 
 
 @torch.no_grad()
@@ -25,18 +54,26 @@ def token_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 16, devi
     total, count = 0.0, 0
     for start in range(0, len(encoded), batch_size):
         batch = encoded[start: start + batch_size]
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
-        for i, ids in enumerate(batch):
-            input_ids[i, : len(ids)], mask[i, : len(ids)] = torch.tensor(ids), 1
-        input_ids, mask = input_ids.to(device), mask.to(device)
-        logits = model(input_ids=input_ids, attention_mask=mask).logits.float()  # (B, T, V)
-        nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), input_ids[:, 1:],
-                              reduction="none")  # (B, T-1)
-        keep = mask[:, 1:].bool()
-        total += nll[keep].double().sum().item()
-        count += int(keep.sum().item())
+        nll, n = _batch_nll(model, batch, None, tokenizer.pad_token_id, device)
+        total, count = total + nll, count + n
+    return total, count
+
+
+@torch.no_grad()
+def answer_nll(model, tokenizer, examples, batch_size: int = 16, device=None) -> tuple[float, int]:
+    """Summed NLL (nats) of the answer tokens given the prompts, and how many there are.
+
+    Examples are encoded as training encodes them (``encode_example``: the prompt masked
+    out of the labels) and scored in right-padded batches.
+    """
+    device = model_device(model) if device is None else torch.device(device)
+    encoded = [encode_example(example, tokenizer) for example in examples]
+    total, count = 0.0, 0
+    for start in range(0, len(encoded), batch_size):
+        batch = encoded[start: start + batch_size]
+        nll, n = _batch_nll(model, [ids for ids, _ in batch], [labels for _, labels in batch],
+                            tokenizer.pad_token_id, device)
+        total, count = total + nll, count + n
     return total, count
 
 

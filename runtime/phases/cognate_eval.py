@@ -8,11 +8,10 @@ from collections.abc import Sequence
 
 import torch
 
-from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.data.example import Example
 from runtime.data.formatting import training_text
 from runtime.data.splits import SPECIALIST_MIXES
-from runtime.eval import evaluate, perplexity
+from runtime.eval import answer_nll, evaluate, perplexity
 from runtime.eval.harness import EvalRecord
 
 
@@ -32,7 +31,8 @@ def measure(model, tokenizer, heldout: Sequence[Example], eval_cfg, device: str)
     metrics.update(role_accuracies(result.records))
     metrics["perplexity"] = perplexity(model, tokenizer, [training_text(ex) for ex in heldout],
                                        batch_size=eval_cfg.batch_size, device=device)
-    metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout, device)
+    metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout, device,
+                                                  eval_cfg.batch_size)
     return metrics
 
 
@@ -76,8 +76,8 @@ def specialisation(roles: Sequence[str], measured: Sequence[dict]) -> dict[str, 
     return margins
 
 
-@torch.no_grad()
-def answer_perplexity(model, tokenizer, heldout: Sequence[Example], device: str) -> float:
+def answer_perplexity(model, tokenizer, heldout: Sequence[Example], device: str,
+                      batch_size: int = 32) -> float:
     """exp(mean NLL of the answer tokens given the prompt): what training optimises.
 
     ``perplexity`` scores whole texts, prompts included, which training never learns
@@ -85,15 +85,8 @@ def answer_perplexity(model, tokenizer, heldout: Sequence[Example], device: str)
     """
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
     try:
-        for example in heldout:
-            ids, labels = encode_example(example, tokenizer)
-            logits = model(input_ids=torch.tensor([ids], device=device)).logits[0].float()  # (T, V)
-            target = torch.tensor(labels[1:], device=device)  # (T-1,)
-            keep = target != IGNORE_INDEX
-            nll = torch.nn.functional.cross_entropy(logits[:-1][keep], target[keep], reduction="sum")
-            total, count = total + float(nll), count + int(keep.sum())
+        total, count = answer_nll(model, tokenizer, heldout, batch_size, device)
     finally:
         model.train(was_training)
     return math.exp(total / max(1, count))

@@ -54,8 +54,8 @@ def measure_candidate(model, tokenizer, heldout: Sequence[Example], eval_cfg,
                       device: str) -> Measurement:
     """``cognate_eval.measure``'s accuracy and perplexity, plus each greedy prediction.
 
-    ``answer_perplexity`` is left out: one forward per example would cost a third of a
-    candidate's evaluation, and the search runs hundreds of candidates.
+    ``answer_perplexity`` is left out: no fitness term reads it, and the search runs
+    hundreds of candidates.
 
     Returns:
         ``accuracy``, ``accuracy.<family>`` (+ per level), ``perplexity``, and the

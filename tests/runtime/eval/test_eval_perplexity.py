@@ -39,3 +39,17 @@ def test_matches_the_models_own_loss_on_one_text(tokenizer, tiny_llama, texts):
 def test_too_short_texts_are_an_error(tokenizer, uniform_model):
     with pytest.raises(ValueError, match="at least two tokens"):
         perplexity(uniform_model(8), tokenizer, [""])
+
+
+def test_answer_nll_counts_only_answer_tokens_and_ignores_batching(tokenizer, tiny_llama):
+    from runtime.data.encoding import IGNORE_INDEX, encode_example
+    from runtime.eval import answer_nll
+
+    examples = make_split(TASKS.names(), 12, seed=1, split="heldout")
+    model = tiny_llama()
+    one, n_one = answer_nll(model, tokenizer, examples, batch_size=1)
+    batched, n_batched = answer_nll(model, tokenizer, examples, batch_size=5)
+    answers = sum(sum(label != IGNORE_INDEX for label in encode_example(ex, tokenizer)[1][1:])
+                  for ex in examples)
+    assert n_one == n_batched == answers
+    assert batched == pytest.approx(one, rel=1e-5)
