@@ -3,12 +3,17 @@
 A stage is the shared pre-training (``pretrain``) or one specialist (``specialist<i>``).
 ``<stage>.pt`` holds the finished weights and the stage's last loss; ``<stage>.partial.pt``
 holds weights, optimiser state, the step reached and the torch RNG state, written when a
-stop is requested, so the next apply continues exactly where this one stopped.
+stop is requested, so the next apply continues exactly where this one stopped. A partial
+checkpoint that no longer fits the model or its optimiser (written by other code, e.g. before
+a change of MuGrokfast's parameter groups) is set aside as ``<stage>.partial.stale.pt`` with
+a warning, and the stage starts again from its beginning.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -61,7 +66,17 @@ def load_partial(checkpoint_dir: Path, stage: str, model, optimizer) -> int:
     if not path.exists():
         return 0
     state = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    before = copy.deepcopy(model.state_dict())
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, RuntimeError, ValueError) as err:  # torch's messages for a mismatch
+        model.load_state_dict(before)
+        stale = path.with_name(f"{stage}.partial.stale.pt")
+        os.replace(path, stale)
+        warnings.warn(f"cognate: the interrupted {stage} checkpoint does not fit this model "
+                      f"or optimiser ({str(err).splitlines()[0]}); {stage} restarts from its "
+                      f"first step (the old file is kept as {stale.name})", stacklevel=2)
+        return 0
     torch.set_rng_state(state["rng"])
     return int(state["step"])
