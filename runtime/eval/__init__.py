@@ -11,6 +11,6 @@ from runtime.eval.generation import Completion, greedy_generate
 from runtime.eval.harness import EvalRecord, EvalResult, evaluate, score, summarise
 from runtime.eval.perplexity import answer_nll, perplexity, token_nll
 
-__all__ = ["IGNORE_INDEX", "Completion", "answer_nll", "EvalRecord", "EvalResult", "encode_for_training",
-           "evaluate", "format_example", "greedy_generate", "perplexity", "score", "summarise",
-           "token_nll", "training_text"]
+__all__ = ["IGNORE_INDEX", "Completion", "EvalRecord", "EvalResult", "answer_nll",
+           "encode_for_training", "evaluate", "format_example", "greedy_generate", "perplexity",
+           "score", "summarise", "token_nll", "training_text"]

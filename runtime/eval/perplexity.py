@@ -12,12 +12,12 @@ from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.eval.generation import model_device
 
 
-def right_padded(rows: Sequence[Sequence[int]], pad_id: int,
-                 fill_labels: Sequence[Sequence[int]] | None = None,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _right_padded(rows: Sequence[Sequence[int]], pad_id: int,
+                  row_labels: Sequence[Sequence[int]] | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask, labels)``, each (B, T): rows right-padded to the longest.
 
-    ``labels`` are ``fill_labels`` (or the ids themselves) with padding set to IGNORE_INDEX.
+    ``labels`` are ``row_labels`` (or the ids themselves) with padding set to IGNORE_INDEX.
     """
     width = max(len(ids) for ids in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -25,14 +25,14 @@ def right_padded(rows: Sequence[Sequence[int]], pad_id: int,
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
     for i, ids in enumerate(rows):
         input_ids[i, : len(ids)], mask[i, : len(ids)] = torch.tensor(ids, dtype=torch.long), 1
-        labels[i, : len(ids)] = torch.tensor(ids if fill_labels is None else fill_labels[i],
+        labels[i, : len(ids)] = torch.tensor(ids if row_labels is None else row_labels[i],
                                              dtype=torch.long)
     return input_ids, mask, labels
 
 
 def _batch_nll(model, rows, row_labels, pad_id: int, device) -> tuple[float, int]:
     """Summed NLL of the labelled next tokens of one right-padded batch, and their count."""
-    input_ids, mask, labels = (t.to(device) for t in right_padded(rows, pad_id, row_labels))
+    input_ids, mask, labels = (t.to(device) for t in _right_padded(rows, pad_id, row_labels))
     logits = model(input_ids=input_ids, attention_mask=mask).logits.float()  # (B, T, V)
     target = labels[:, 1:]  # (B, T-1): token t+1 is predicted at t
     nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), target, ignore_index=IGNORE_INDEX,
