@@ -23,6 +23,7 @@ from forgelang.kinds.common import (
     levels_field,
 )
 from forgelang.kinds.optimizer import MuGrokfast, OptimizerSpec, optimizer_field
+from forgelang.kinds.suite_roles import stage_weights
 
 Role = Literal["reasoning", "memory", "general"]
 Architecture = Annotated[TrmTitansMagArch, BeforeValidator(arch_from)]
@@ -78,31 +79,54 @@ def output_spec(arch: TrmTitansMagArch) -> ModelSpec:
                      architecture=arch_items, extra_bytes=extra)
 
 
+def training_stages(p: CognateParams) -> list[tuple[str | None, int]]:
+    """``(role, steps)`` of every training stage; role None is the shared pre-training mix.
+
+    The merge check's independent model repeats the pre-training and the second role.
+    """
+    stages = [(None, p.pretrain_steps)] + [(role, p.steps) for role in p.roles]
+    if p.merge_check and p.models >= 2:
+        stages += [(None, p.pretrain_steps), (p.roles[1], p.steps)]
+    return stages
+
+
+def stage_length(p: CognateParams, role: str | None) -> float:
+    """Expected tokens per sequence of a stage's batches: the suite's batches are trimmed
+    after their longest example (and each stage draws its own mix of families); a JSONL
+    file's are priced at ``seq_len``."""
+    if p.data != SUITE:
+        return float(p.seq_len)
+    from forgelang.kinds import suite_lengths
+
+    weights = stage_weights(role, p.replay, list(suite_lengths.PERCENTILES))
+    return costs.suite_batch_length(p.levels, p.batch_size, p.seq_len,
+                                    p.architecture.vocab_size, weights)
+
+
 def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     """Pre-training + every specialist's training + one held-out evaluation per model."""
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
-    # batches are trimmed after their longest example; for the suite its length is known
-    length = (costs.suite_batch_length(p.levels, p.batch_size, p.seq_len,
-                                        p.architecture.vocab_size) if p.data == SUITE
-              else p.seq_len)
-    steps = p.pretrain_steps + p.models * p.steps
-    if p.merge_check and p.models >= 2:  # the independently initialised comparison model
-        steps += p.pretrain_steps + p.steps
-    tokens = round(steps * p.batch_size * length)
-    train = tokens * cost.train_flops_per_token(round(length))
+    tokens = train = ops = steps = 0
+    lengths = {}
+    for role, stage_steps in training_stages(p):
+        length = lengths.setdefault(role, stage_length(p, role))
+        stage_tokens = round(stage_steps * p.batch_size * length)
+        tokens, steps = tokens + stage_tokens, steps + stage_steps
+        train += stage_tokens * cost.train_flops_per_token(round(length))
+        ops += stage_steps * cost.train_ops_per_step(round(length))
     evaluated = p.models + (2 if p.merge_check and p.models >= 2 else 0)  # + the two averages
     evaluate = evaluated * p.eval.forward_tokens() * cost.forward_flops_per_token(
         p.eval.prompt_tokens + p.eval.max_new_tokens)
     flops = train + evaluate
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
-    ops = steps * cost.train_ops_per_step(round(length))
+    per_stage = ", ".join(f"{role or 'pre-training'} {length:.1f}" for role, length in lengths.items())
     notes = (f"{spec.params:,} params per model; TRM forward {cost.recursions} block-stack "
              f"applications x {cost.supervision_steps} supervision steps, backward "
              f"{cost.backprop_recursions} per supervision step",
-             f"{tokens:,} training tokens ({length:.1f} per sequence after trimming the "
-             "padding)",
+             f"{tokens:,} training tokens; tokens per sequence after trimming the padding: "
+             f"{per_stage}",
              f"{ops / 1e6:.1f}M tensor ops ({ops / max(1, steps):,.0f} per step) at "
              f"{ctx.device.op_seconds * 1e6:.0f} us each, on top of the FLOPs")
     return Estimate(params=spec.params, peak_memory_bytes=peak, flops=flops,

@@ -207,22 +207,35 @@ def first_input(inputs: tuple[ModelSpec, ...], kind: str) -> ModelSpec:
     return inputs[0]
 
 
-def suite_batch_length(levels, batch_size: int, seq_len: int, vocab_size: int = 512) -> float:
+def suite_batch_length(levels, batch_size: int, seq_len: int, vocab_size: int = 512,
+                       weights: dict[str, float] | None = None) -> float:
     """Expected length of a batch of the synthetic suite once its padding is trimmed.
 
     A batch is cut after its longest example, so this is the mean of the longest of
-    ``batch_size`` examples drawn from ``levels`` (uniformly), among those that fit
+    ``batch_size`` examples drawn from ``levels`` (uniformly) and the families' ``weights``
+    (default: every family equally, the shared pre-training mix), among those that fit
     ``seq_len`` (the phase skips longer ones). Lengths come from the measured table
-    ``suite_lengths`` (the general mix, a reference tokenizer of the alphabet that
-    ``vocab_size`` gets); exact for that table.
+    ``suite_lengths`` (per family and level, a reference tokenizer of the alphabet that
+    ``vocab_size`` gets).
     """
     from forgelang.kinds import suite_lengths
 
     table = (suite_lengths.PERCENTILES if vocab_size >= suite_lengths.BYTE_MIN_VOCAB
              else suite_lengths.CHAR_PERCENTILES)
-    xs = sorted(x for level in levels for x in table[level] if x <= seq_len)
-    if not xs:
+    weights = weights or dict.fromkeys(table, 1.0)
+    mass: dict[int, float] = {}  # length -> probability mass, before dropping what is too long
+    for family, weight in weights.items():
+        for level in levels:
+            points = table[family][level]
+            for x in points:
+                mass[x] = mass.get(x, 0.0) + weight / len(points)
+    fitting = sorted((x, m) for x, m in mass.items() if x <= seq_len)
+    total = sum(m for _, m in fitting)
+    if not fitting:
         return float(seq_len)
-    n = len(xs)
-    return sum(x * (((i + 1) / n) ** batch_size - (i / n) ** batch_size)
-               for i, x in enumerate(xs))
+    expected, below = 0.0, 0.0  # E[max] = sum_x x (F(x)^B - F(x-)^B)
+    for x, m in fitting:
+        cdf = below + m / total
+        expected += x * (cdf ** batch_size - below ** batch_size)
+        below = cdf
+    return expected

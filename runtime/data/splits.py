@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from forgelang.kinds.suite_roles import ROLE_FAMILIES
 from runtime.data.example import Example
 from runtime.data.families import TASKS
 from runtime.data.registry import LEVELS, TaskRegistry, check_level
@@ -64,9 +65,7 @@ class TaskMix:
 
 # The Cognate specialists' mixes (phase 1) and the mix of everything.
 SPECIALIST_MIXES: dict[str, TaskMix] = {
-    "reasoning": TaskMix.uniform(["arithmetic", "word_problems"]),
-    "memory": TaskMix.uniform(["recall", "copy"]),
-    "general": TaskMix.uniform(["general"]),
+    role: TaskMix.uniform(families) for role, families in ROLE_FAMILIES.items()
 }
 
 

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 import torch
 
+from forgelang.kinds.suite_roles import stage_weights
 from runtime.data import TASKS, TaskMix, make_split
 from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.data.example import Example
 from runtime.data.registry import LEVELS
-from runtime.data.splits import SPECIALIST_MIXES, derive_seed
+from runtime.data.splits import derive_seed
 
 MAX_POOL = 20_000  # distinct training examples per stage; beyond that, batches repeat
 MAX_ROUNDS = 16  # seeded re-draws when too many examples are longer than seq_len
@@ -27,21 +28,9 @@ def general_mix() -> TaskMix:
 
 
 def role_mix(role: str, replay: float = 0.0) -> TaskMix:
-    """The specialist mix of ``role`` (``SPECIALIST_MIXES``) with ``replay`` of the general mix.
-
-    Replaying a share of every family keeps a specialist near the shared model on the
-    other families, which is what lets the phase-2 merges combine specialists.
-    """
-    if role not in SPECIALIST_MIXES:
-        raise ValueError(f"no task mix for role {role!r}; known: {', '.join(SPECIALIST_MIXES)}")
-    own = SPECIALIST_MIXES[role].weights
-    if replay <= 0:
-        return SPECIALIST_MIXES[role]
-    every = TASKS.names()
-    weights = {name: replay / len(every) for name in every}
-    for name, weight in own.items():
-        weights[name] = weights.get(name, 0.0) + (1.0 - replay) * weight / sum(own.values())
-    return TaskMix(weights)
+    """The specialist mix of ``role`` (``SPECIALIST_MIXES``) with ``replay`` of the general mix
+    (``forgelang.kinds.suite_roles.stage_weights``, which the planner prices too)."""
+    return TaskMix(stage_weights(role, replay, TASKS.names()))
 
 
 def fitting_examples(mix: TaskMix | Sequence[str], n: int, seed: int, split: str,

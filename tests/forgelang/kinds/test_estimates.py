@@ -160,3 +160,13 @@ def test_users_own_model_uses_its_config_shapes():
     assert e.outputs[0].bits_per_param < 16.0
     bare = cost_of(ModelSpec(params=3_400_000))  # no config.json: shapes guessed
     assert bare.d_model > 0 and bare.matrix_params < bare.params
+
+
+def test_cognate_prices_each_specialist_on_its_own_mix():
+    """Memory examples (recall, copy) are shorter than reasoning ones at levels 1-2, so a
+    memory specialist's stage costs less; priced at one shared length they would be equal."""
+    def flops(role):
+        return estimate("cognate", {"architecture": "tiny", "models": 1, "roles": [role],
+                                    "levels": [1, 2], "merge_check": False}).flops
+
+    assert flops("memory") < 0.95 * flops("reasoning")

@@ -27,6 +27,21 @@ def test_expected_batch_length_matches_the_phase_batches(vocab, levels, batch, s
     assert expected == pytest.approx(actual, rel=tolerance)
 
 
+@pytest.mark.parametrize("role", ["reasoning", "memory", "general"])
+@pytest.mark.parametrize(("vocab", "levels"), [(512, [1, 2]), (108, [1])])
+def test_each_specialist_stage_is_priced_at_its_own_mix(vocab, levels, role):
+    """A specialist draws mostly its role's families (plus replay), whose examples are
+    shorter or longer than the shared mix's: tiny's memory batches are ~20% shorter."""
+    from forgelang.kinds.suite_roles import stage_weights
+    from runtime.data import TASKS
+
+    stream = SuiteSource(build_tokenizer(vocab, 7), 64, levels).stream(role, 0.1, 80, 16, 11)
+    actual = sum(stream(i)[0].shape[1] for i in range(80)) / 80
+    weights = stage_weights(role, 0.1, TASKS.names())
+    assert costs.suite_batch_length(levels, 16, 64, vocab, weights) == pytest.approx(actual,
+                                                                                     rel=0.05)
+
+
 def test_expected_batch_length_properties():
     one = costs.suite_batch_length([1], 1, 64)
     assert one < costs.suite_batch_length([1], 4, 64) < costs.suite_batch_length([1], 32, 64)
