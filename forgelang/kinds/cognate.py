@@ -107,10 +107,11 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     """Pre-training + every specialist's training + one held-out evaluation per model."""
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
+    stages = training_stages(p)
+    lengths = {role: stage_length(p, role) for role, _ in stages}  # one per distinct mix
     tokens = train = ops = steps = 0
-    lengths = {}
-    for role, stage_steps in training_stages(p):
-        length = lengths.setdefault(role, stage_length(p, role))
+    for role, stage_steps in stages:
+        length = lengths[role]
         stage_tokens = round(stage_steps * p.batch_size * length)
         tokens, steps = tokens + stage_tokens, steps + stage_steps
         train += stage_tokens * cost.train_flops_per_token(round(length))
@@ -121,7 +122,8 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     flops = train + evaluate
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
-    per_stage = ", ".join(f"{role or 'pre-training'} {length:.1f}" for role, length in lengths.items())
+    per_stage = ", ".join(f"{role or 'pre-training'} {length:.1f}"
+                          for role, length in lengths.items())
     notes = (f"{spec.params:,} params per model; TRM forward {cost.recursions} block-stack "
              f"applications x {cost.supervision_steps} supervision steps, backward "
              f"{cost.backprop_recursions} per supervision step",

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
 from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.eval.generation import model_device
+
+
+@contextmanager
+def _evaluating(model) -> Iterator[None]:
+    """The model in eval mode (dropout off) for the block, then back to how it was."""
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
 
 
 def _right_padded(rows: Sequence[Sequence[int]], pad_id: int,
@@ -92,14 +106,19 @@ def perplexity(model, tokenizer, texts: Sequence[str], batch_size: int = 16, dev
     Returns:
         The perplexity; a model with uniform logits over V tokens scores exactly V.
     """
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
+    with _evaluating(model):
         total, count = token_nll(model, tokenizer, texts, batch_size, device, max_length)
-    finally:
-        if was_training:
-            model.train()
     if count == 0:
         raise ValueError("perplexity needs texts of at least two tokens (with <|bos|>)")
     return math.exp(total / count)
+
+
+def answer_perplexity(model, tokenizer, examples, batch_size: int = 16, device=None) -> float:
+    """exp(mean NLL of the answer tokens given the prompt): what training optimises.
+
+    ``perplexity`` scores whole texts, prompts included, which training never learns
+    (prompts are masked out of the labels), so this one tracks learning more directly.
+    """
+    with _evaluating(model):
+        total, count = answer_nll(model, tokenizer, examples, batch_size, device)
+    return math.exp(total / max(1, count))

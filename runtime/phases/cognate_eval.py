@@ -11,7 +11,7 @@ import torch
 from runtime.data.example import Example
 from runtime.data.formatting import training_text
 from runtime.data.splits import SPECIALIST_MIXES
-from runtime.eval import answer_nll, evaluate, perplexity
+from runtime.eval import answer_perplexity, evaluate, perplexity
 from runtime.eval.harness import EvalRecord
 
 
@@ -31,8 +31,8 @@ def measure(model, tokenizer, heldout: Sequence[Example], eval_cfg, device: str)
     metrics.update(role_accuracies(result.records))
     metrics["perplexity"] = perplexity(model, tokenizer, [training_text(ex) for ex in heldout],
                                        batch_size=eval_cfg.batch_size, device=device)
-    metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout, device,
-                                                  eval_cfg.batch_size)
+    metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout,
+                                                  eval_cfg.batch_size, device)
     return metrics
 
 
@@ -74,22 +74,6 @@ def specialisation(roles: Sequence[str], measured: Sequence[dict]) -> dict[str, 
                 variance = (own * (1 - own) + best * (1 - best)) / n
                 margins[f"specialisation_stderr.{role}"] = math.sqrt(variance)
     return margins
-
-
-def answer_perplexity(model, tokenizer, heldout: Sequence[Example], device: str,
-                      batch_size: int = 32) -> float:
-    """exp(mean NLL of the answer tokens given the prompt): what training optimises.
-
-    ``perplexity`` scores whole texts, prompts included, which training never learns
-    (prompts are masked out of the labels), so this one tracks learning more directly.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        total, count = answer_nll(model, tokenizer, heldout, batch_size, device)
-    finally:
-        model.train(was_training)
-    return math.exp(total / max(1, count))
 
 
 @torch.no_grad()

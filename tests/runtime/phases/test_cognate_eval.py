@@ -33,20 +33,20 @@ def test_no_standard_error_without_the_example_count():
 
 
 def test_answer_perplexity_is_the_same_in_padded_batches_across_memory_chunks():
-    """Right padding must not leak into the Titans memory: rows are shorter than the batch
-    and cross several 4-token memory chunks, so a padded write read by a real token (or a
+    """Batched scoring equals one example at a time on the Cognate model: rows shorter than
+    the batch cross several 4-token memory chunks, so padding that reached a real token (or a
     pad token scored) would change the value."""
     import torch
 
     from runtime.data import TASKS, build_tokenizer, make_split
+    from runtime.eval import answer_perplexity
     from runtime.nn import TrmTitansMagForCausalLM, preset_config
-    from runtime.phases.cognate_eval import answer_perplexity
 
     tokenizer = build_tokenizer(108, seed=0)
     torch.manual_seed(0)
     model = TrmTitansMagForCausalLM(preset_config("smoke", memory_chunk=4))
     examples = make_split(TASKS.names(), 10, seed=2, split="heldout")
-    one = answer_perplexity(model, tokenizer, examples, "cpu", batch_size=1)
-    batched = answer_perplexity(model, tokenizer, examples, "cpu", batch_size=10)
+    one = answer_perplexity(model, tokenizer, examples, batch_size=1, device="cpu")
+    batched = answer_perplexity(model, tokenizer, examples, batch_size=10, device="cpu")
     assert batched == pytest.approx(one, rel=1e-5)
     assert 1.0 < one < 108 * 4  # a random model: near-uniform, not a degenerate value
