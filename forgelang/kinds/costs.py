@@ -9,7 +9,8 @@ What is counted (all fp32, 4 bytes a value):
   T*(n+1) times forward; only the last cycle's (n+1) applications are back-propagated.
   Each application also writes the Titans memory (forward + gradient of the memory
   MLP, 6 FLOPs per memory weight per token) for every chunk but the last, which no
-  later read needs (so a sequence of one chunk writes nothing). The LM head runs once per supervision
+  later read needs (so a sequence of one chunk writes nothing, and does not project the
+  write's keys, values and gates either). The LM head runs once per supervision
   step. Inference runs every supervision step (the halting head may stop earlier, so
   this is an upper bound).
 - Training state: weights + gradients + Grokfast EMA (4 B each per parameter) + Muon
@@ -73,6 +74,7 @@ class ModelCost:
     layer_params: int  # one block's parameters
     memory_hidden: int = 0
     memory_chunk: int = 1
+    write_params: int = 0  # one block's memory key, value and gate weights (unused by one chunk)
     n_persistent: int = 0
     recursions: int = 1  # block-stack applications per supervision step, forward (T*(n+1))
     backprop_recursions: int = 1  # applications back-propagated per supervision step (n+1)
@@ -83,8 +85,9 @@ class ModelCost:
         ctx = seq_len + self.n_persistent
         attention = 4 * self.d_model * ctx * self.n_layers
         memory_write = 6 * 2 * self.d_model * self.memory_hidden * self.n_layers
-        return (2 * self.layer_params * self.n_layers + attention
-                + memory_write * self.written_share(seq_len))
+        written = self.written_share(seq_len)
+        weights = self.layer_params - (self.write_params if written == 0 else 0)
+        return 2 * weights * self.n_layers + attention + memory_write * written
 
     def written_share(self, seq_len: int) -> float:
         """Share of a sequence's tokens written into the memory: every chunk but the last
@@ -154,6 +157,7 @@ def _trm_cost(a: ca.TrmTitansMagArch) -> ModelCost:
         n_heads=a.n_heads, d_ff=a.d_ff, vocab_size=a.vocab_size,
         layer_params=ca.layer_parameters(a), memory_hidden=a.memory_hidden,
         memory_chunk=a.memory_chunk, n_persistent=a.n_persistent,
+        write_params=2 * a.d_model**2 + 3 * a.d_model,
         recursions=a.n_cycles * (a.n_latent_steps + 1),
         backprop_recursions=a.n_latent_steps + 1, supervision_steps=a.supervision_steps)
 

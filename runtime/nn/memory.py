@@ -65,10 +65,15 @@ class NeuralMemory(nn.Module):
         return self.read_write(self.key_proj(h), self.value_proj(h), self.query_proj(h),
                                self.gates(h), token_mask)
 
-    def read_write(self, key: torch.Tensor, value: torch.Tensor, query: torch.Tensor,
-                   gate_logits: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` from the projections ``key, value, query`` (B, T, d) and ``gates(h)``."""
-        t = key.shape[1]
+    def read_write(self, key: torch.Tensor | None, value: torch.Tensor | None,
+                   query: torch.Tensor, gate_logits: torch.Tensor | None,
+                   token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` from the projections ``key, value, query`` (B, T, d) and ``gates(h)``.
+
+        A sequence of at most one chunk only reads ``M_0``: its key, value and gate logits
+        are not used and may be None.
+        """
+        t = query.shape[1]
         q = F.normalize(query, dim=-1)  # (B, T, d)
         memory = DualMemory(self.init_w1, self.init_w2)
         if t <= self.chunk:  # one chunk: it reads M_0, and its write would never be read

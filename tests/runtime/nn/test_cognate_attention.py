@@ -1,5 +1,6 @@
 """Sliding-window attention: a query sees exactly w tokens (itself included) plus N_p persistent."""
 
+import pytest
 import torch
 
 from runtime.nn.attention import (
@@ -72,15 +73,18 @@ def test_rope_is_relative():
     assert not torch.allclose(score(5, 2), score(5, 4))
 
 
-def test_mag_block_fused_projections_match_the_modules():
+@pytest.mark.parametrize("length", [40, 12])
+def test_mag_block_fused_projections_match_the_modules(length):
     """MagBlock's one-matmul input projections give what the attention and memory modules
-    compute from ``h`` on their own (same outputs, same parameter gradients)."""
+    compute from ``h`` on their own (same outputs, same parameter gradients), for a
+    sequence of three memory chunks and one of a single chunk (which projects only what the
+    memory reads; the write-side weights get no gradient, None or zero)."""
     from runtime.nn.blocks import MagBlock
     from runtime.nn.presets import preset_config
 
     torch.manual_seed(0)
     block = MagBlock(preset_config("smoke", memory_chunk=16)).double()  # float64: exact to rounding
-    x = torch.randn(2, 40, block.attn.q_proj.in_features, dtype=torch.float64)
+    x = torch.randn(2, length, block.attn.q_proj.in_features, dtype=torch.float64)
     persistent = torch.randn(3, x.shape[-1], dtype=torch.float64)
     positions = torch.arange(x.shape[1])
 
@@ -94,10 +98,40 @@ def test_mag_block_fused_projections_match_the_modules():
 
     fused, ref = block(x, persistent, positions), reference(x)
     torch.testing.assert_close(fused, ref)
-    grads = torch.autograd.grad(fused.square().sum(), list(block.parameters()))
-    ref_grads = torch.autograd.grad(ref.square().sum(), list(block.parameters()))
-    for g, r in zip(grads, ref_grads, strict=True):
-        torch.testing.assert_close(g, r)
+    params = list(block.parameters())
+    grads = torch.autograd.grad(fused.square().sum(), params, allow_unused=True)
+    ref_grads = torch.autograd.grad(ref.square().sum(), params, allow_unused=True)
+    for p, g, r in zip(params, grads, ref_grads, strict=True):
+        torch.testing.assert_close(torch.zeros_like(p) if g is None else g,
+                                   torch.zeros_like(p) if r is None else r)
+
+
+@pytest.mark.parametrize(("length", "rows"), [(12, 4), (40, 6)])
+def test_single_chunk_sequences_project_only_what_the_memory_reads(length, rows):
+    """A sequence of one memory chunk never writes the memory, so the block's fused input
+    projection computes attention q, k, v and the memory query only (4 d outputs, not
+    6 d + 3): the write side's FLOPs are not spent, forward or backward."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from runtime.nn.blocks import MagBlock
+    from runtime.nn.presets import preset_config
+
+    class MatmulWidths(TorchDispatchMode):
+        widths: list[int] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default):
+                self.widths.append(args[-1].shape[-1])
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    block = MagBlock(preset_config("smoke", memory_chunk=16))
+    d = block.attn.q_proj.in_features
+    x = torch.randn(2, length, d)
+    with MatmulWidths() as mode:
+        block(x, torch.randn(3, d), torch.arange(length))
+    projection = max(w for w in mode.widths if w != block.mlp.gate_proj.out_features * 2)
+    assert projection == rows * d + (3 if rows == 6 else 0)
 
 
 def test_constants_shared_across_the_recursion_give_the_per_application_result():
