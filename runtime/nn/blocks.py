@@ -104,7 +104,7 @@ class MagBlock(nn.Module):
         """
         linears = self._projection_linears()
         sizes = [3 * self.attn.q_proj.out_features] + [m.out_features for m in linears[3:]]
-        if h.shape[1] <= self.memory.chunk:
+        if not self.memory.writes(h.shape[1]):
             reads = sum(sizes[:2])
             return [*F.linear(h, fused[:reads]).split(sizes[:2], dim=-1), None, None, None]
         out = list(F.linear(h, fused).split(sizes, dim=-1))

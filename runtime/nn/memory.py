@@ -65,6 +65,11 @@ class NeuralMemory(nn.Module):
         return self.read_write(self.key_proj(h), self.value_proj(h), self.query_proj(h),
                                self.gates(h), token_mask)
 
+    def writes(self, seq_len: int) -> bool:
+        """Whether a sequence of ``seq_len`` tokens writes the memory: only one longer than a
+        chunk does (the last chunk's write would never be read)."""
+        return seq_len > self.chunk
+
     def read_write(self, key: torch.Tensor | None, value: torch.Tensor | None,
                    query: torch.Tensor, gate_logits: torch.Tensor | None,
                    token_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,7 +81,7 @@ class NeuralMemory(nn.Module):
         t = query.shape[1]
         q = F.normalize(query, dim=-1)  # (B, T, d)
         memory = DualMemory(self.init_w1, self.init_w2)
-        if t <= self.chunk:  # one chunk: it reads M_0, and its write would never be read
+        if not self.writes(t):  # one chunk: it reads M_0
             return memory.read(q)
         k = F.normalize(key, dim=-1)  # (B, T, d) unit keys, as in Titans
         eta, theta, alpha = self.gate_values(gate_logits, token_mask)
