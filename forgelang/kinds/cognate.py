@@ -108,7 +108,8 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     spec = output_spec(p.architecture)
     cost = costs.cost_of(spec)
     stages = training_stages(p)
-    lengths = {role: stage_length(p, role) for role, _ in stages}  # one per distinct mix
+    distinct = dict.fromkeys(role for role, _ in stages)  # the repeated stages share a mix
+    lengths = {role: stage_length(p, role) for role in distinct}
     tokens = train = ops = steps = 0
     for role, stage_steps in stages:
         length = lengths[role]

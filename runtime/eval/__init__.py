@@ -12,5 +12,5 @@ from runtime.eval.harness import EvalRecord, EvalResult, evaluate, score, summar
 from runtime.eval.perplexity import answer_nll, answer_perplexity, perplexity, token_nll
 
 __all__ = ["IGNORE_INDEX", "Completion", "EvalRecord", "EvalResult", "answer_nll",
-           "answer_perplexity", "encode_for_training", "evaluate", "format_example", "greedy_generate", "perplexity",
-           "score", "summarise", "token_nll", "training_text"]
+           "answer_perplexity", "encode_for_training", "evaluate", "format_example",
+           "greedy_generate", "perplexity", "score", "summarise", "token_nll", "training_text"]

@@ -54,6 +54,19 @@ def _batch_nll(model, rows, row_labels, pad_id: int, device) -> tuple[float, int
     return nll.double().sum().item(), int((target != IGNORE_INDEX).sum())
 
 
+def _summed_nll(model, rows, row_labels, pad_id: int, batch_size: int,
+                device) -> tuple[float, int]:
+    """``_batch_nll`` over ``rows`` in batches of ``batch_size``, summed."""
+    device = model_device(model) if device is None else torch.device(device)
+    total, count = 0.0, 0
+    for start in range(0, len(rows), batch_size):
+        end = start + batch_size
+        nll, n = _batch_nll(model, rows[start:end],
+                            None if row_labels is None else row_labels[start:end], pad_id, device)
+        total, count = total + nll, count + n
+    return total, count
+
+
 @torch.no_grad()
 def token_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 16, device=None,
               max_length: int | None = None) -> tuple[float, int]:
@@ -63,14 +76,8 @@ def token_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 16, devi
     predicted from the ones before it. Rows are right-padded, which a causal model
     cannot see from earlier positions, and padding is left out of the sum.
     """
-    device = model_device(model) if device is None else torch.device(device)
-    encoded = [tokenizer(text)["input_ids"][:max_length] for text in texts]
-    total, count = 0.0, 0
-    for start in range(0, len(encoded), batch_size):
-        batch = encoded[start: start + batch_size]
-        nll, n = _batch_nll(model, batch, None, tokenizer.pad_token_id, device)
-        total, count = total + nll, count + n
-    return total, count
+    rows = [tokenizer(text)["input_ids"][:max_length] for text in texts]
+    return _summed_nll(model, rows, None, tokenizer.pad_token_id, batch_size, device)
 
 
 @torch.no_grad()
@@ -80,15 +87,9 @@ def answer_nll(model, tokenizer, examples, batch_size: int = 16, device=None) ->
     Examples are encoded as training encodes them (``encode_example``: the prompt masked
     out of the labels) and scored in right-padded batches.
     """
-    device = model_device(model) if device is None else torch.device(device)
     encoded = [encode_example(example, tokenizer) for example in examples]
-    total, count = 0.0, 0
-    for start in range(0, len(encoded), batch_size):
-        batch = encoded[start: start + batch_size]
-        nll, n = _batch_nll(model, [ids for ids, _ in batch], [labels for _, labels in batch],
-                            tokenizer.pad_token_id, device)
-        total, count = total + nll, count + n
-    return total, count
+    return _summed_nll(model, [ids for ids, _ in encoded], [labels for _, labels in encoded],
+                       tokenizer.pad_token_id, batch_size, device)
 
 
 def perplexity(model, tokenizer, texts: Sequence[str], batch_size: int = 16, device=None,

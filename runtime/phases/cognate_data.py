@@ -23,8 +23,9 @@ MAX_ROUNDS = 16  # seeded re-draws when too many examples are longer than seq_le
 
 
 def general_mix() -> TaskMix:
-    """All task families, equally weighted: the shared pre-training mix."""
-    return TaskMix.uniform(TASKS.names())
+    """All task families, equally weighted: the shared pre-training mix (``stage_weights``
+    with no role, as the planner prices it)."""
+    return TaskMix(stage_weights(None, 0.0, TASKS.names()))
 
 
 def role_mix(role: str, replay: float = 0.0) -> TaskMix:
