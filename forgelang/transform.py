@@ -43,13 +43,23 @@ class _Name(str):
         return obj
 
 
-def _clean(children) -> list:
-    return [c for c in children if c is not None]
+def _present(children) -> tuple:
+    """The children an optional grammar part left as ``None`` removed."""
+    return tuple(c for c in children if c is not None)
 
 
-@v_args(meta=True)
+def _text_or_none(name) -> str | None:
+    """An optional name's text, ``None`` when it was not written."""
+    return str(name) if name is not None else None
+
+
+@v_args(meta=True, inline=True)
 class ToAst(Transformer):
-    """Builds AST nodes; every node gets the span of the text it came from."""
+    """Builds AST nodes; every node gets the span of the text it came from.
+
+    Each method receives a rule's children as named parameters, in grammar order
+    (``forge.lark``); an absent optional part (``[...]``) arrives as ``None``.
+    """
 
     def __init__(self, path: str):
         super().__init__()
@@ -65,132 +75,135 @@ class ToAst(Transformer):
         return Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column,
                     tok.start_pos, tok.end_pos)
 
-    # ---------------------------------------------------------- statements
-    def start(self, meta, children):
-        return ast.Module(tuple(children), self.path)
-
-    def version(self, meta, c):
-        return ast.Version(int(str(c[0]).replace("_", "")), self._span(meta))
-
-    def import_stmt(self, meta, c):
-        alias = str(c[1]) if c[1] is not None else None
-        return ast.Import(unquote(str(c[0])), alias, self._span(meta))
-
-    def let_stmt(self, meta, c):
-        return ast.Let(str(c[0]), c[1], self._span(meta), self._tok_span(c[0]))
-
-    def recipe_stmt(self, meta, c):
-        return ast.RecipeDecl(unquote(str(c[0])), c[1], self._span(meta))
-
-    def preset_stmt(self, meta, c):
-        extends = str(c[1]) if c[1] is not None else None
-        return ast.PresetDecl(str(c[0]), c[2], extends, self._span(meta), self._tok_span(c[0]),
-                              self._name_span(c[1], meta))
-
-    def phase_stmt(self, meta, c):
-        if c[1] is not None:
-            c[1] = _Name(str(c[1]), self._tok_span(c[1]))
-        alias = str(c[1]) if c[1] is not None else None
-        extends = str(c[2]) if c[2] is not None else None
-        return ast.PhaseDecl(str(c[0]), c[3], alias, extends, self._span(meta),
-                             self._tok_span(c[0]), self._name_span(c[1], meta),
-                             self._name_span(c[2], meta))
-
     def _name_span(self, name, meta) -> Span:
+        """A name's own span; the statement's when the name was not written."""
         return name.span if isinstance(name, _Name) else self._span(meta)
 
-    def gate_stmt(self, meta, c):
-        conditions, settings = c[1]
-        return ast.GateDecl(str(c[0]), conditions, settings, self._span(meta),
-                            self._tok_span(c[0]))
+    # ---------------------------------------------------------- statements
+    def start(self, meta, *statements):
+        return ast.Module(statements, self.path)
+
+    def version(self, meta, number):
+        return ast.Version(int(str(number).replace("_", "")), self._span(meta))
+
+    def import_stmt(self, meta, path, alias):
+        return ast.Import(unquote(str(path)), _text_or_none(alias), self._span(meta))
+
+    def let_stmt(self, meta, name, value):
+        return ast.Let(str(name), value, self._span(meta), self._tok_span(name))
+
+    def recipe_stmt(self, meta, name, body):
+        return ast.RecipeDecl(unquote(str(name)), body, self._span(meta))
+
+    def preset_stmt(self, meta, name, extends, body):
+        return ast.PresetDecl(str(name), body, _text_or_none(extends), self._span(meta),
+                              self._tok_span(name),
+                              self._name_span(extends, meta))
+
+    def phase_stmt(self, meta, kind, alias, extends, body):
+        if alias is not None:
+            alias = _Name(str(alias), self._tok_span(alias))
+        return ast.PhaseDecl(str(kind), body, _text_or_none(alias), _text_or_none(extends),
+                             self._span(meta), self._tok_span(kind),
+                             self._name_span(alias, meta), self._name_span(extends, meta))
+
+    def gate_stmt(self, meta, phase, checks):
+        conditions, settings = checks
+        return ast.GateDecl(str(phase), conditions, settings, self._span(meta),
+                            self._tok_span(phase))
 
     # -------------------------------------------------------------- blocks
-    def block(self, meta, c):
-        return ast.Object(tuple(_clean(c)), None, self._span(meta))
+    def block(self, meta, *items):
+        return ast.Object(_present(items), None, self._span(meta))
 
-    def key(self, meta, c):
-        return c[0]
+    def key(self, meta, name):
+        return name
 
-    def assign(self, meta, c):
-        return ast.Item(str(c[0]), c[1], "assign", self._span(meta), self._tok_span(c[0]))
+    def assign(self, meta, key, value):
+        return ast.Item(str(key), value, "assign", self._span(meta), self._tok_span(key))
 
-    def nested(self, meta, c):
-        return ast.Item(str(c[0]), c[1], "nested", self._span(meta), self._tok_span(c[0]))
+    def nested(self, meta, key, body):
+        return ast.Item(str(key), body, "nested", self._span(meta), self._tok_span(key))
 
-    def typed_nested(self, meta, c):
-        obj = ast.Object(c[2].items, str(c[1]), c[2].span, self._tok_span(c[1]))
-        return ast.Item(str(c[0]), obj, "typed", self._span(meta), self._tok_span(c[0]))
+    def typed_nested(self, meta, key, type_name, body):
+        obj = ast.Object(body.items, str(type_name), body.span, self._tok_span(type_name))
+        return ast.Item(str(key), obj, "typed", self._span(meta), self._tok_span(key))
 
-    def gate_block(self, meta, c):
-        items = _clean(c)
-        settings = tuple(i for i in items if isinstance(i, ast.Item))
-        conditions = tuple(i for i in items if not isinstance(i, ast.Item))
+    def gate_block(self, meta, *entries):
+        """(conditions, settings): settings are ``key = value`` items, the rest conditions."""
+        present = _present(entries)
+        settings = tuple(i for i in present if isinstance(i, ast.Item))
+        conditions = tuple(i for i in present if not isinstance(i, ast.Item))
         return conditions, settings
 
-    def condition(self, meta, c):
-        return c[0]
+    def condition(self, meta, expr):
+        return expr
 
     # --------------------------------------------------------- expressions
-    def or_(self, meta, c):
-        return ast.Binary("or", c[0], c[1], self._span(meta))
+    def or_(self, meta, left, right):
+        return ast.Binary("or", left, right, self._span(meta))
 
-    def and_(self, meta, c):
-        return ast.Binary("and", c[0], c[1], self._span(meta))
+    def and_(self, meta, left, right):
+        return ast.Binary("and", left, right, self._span(meta))
 
-    def not_(self, meta, c):
-        return ast.Unary("not", c[0], self._span(meta))
+    def not_(self, meta, operand):
+        return ast.Unary("not", operand, self._span(meta))
 
-    def compare(self, meta, c):
-        return ast.Binary(str(c[1]), c[0], c[2], self._span(meta))
+    def compare(self, meta, left, op, right):
+        return ast.Binary(str(op), left, right, self._span(meta))
 
-    def binop(self, meta, c):
-        return ast.Binary(str(c[1]), c[0], c[2], self._span(meta))
+    def binop(self, meta, left, op, right):
+        return ast.Binary(str(op), left, right, self._span(meta))
 
-    def neg(self, meta, c):
-        return ast.Unary("-", c[1], self._span(meta))
+    def neg(self, meta, minus, operand):
+        return ast.Unary("-", operand, self._span(meta))
 
-    def int(self, meta, c):
-        return ast.Literal(int(str(c[0]).replace("_", "")), "", str(c[0]), self._span(meta))
+    def int(self, meta, number):
+        text = str(number)
+        return ast.Literal(int(text.replace("_", "")), "", text, self._span(meta))
 
-    def float(self, meta, c):
-        return ast.Literal(float(str(c[0]).replace("_", "")), "", str(c[0]), self._span(meta))
+    def float(self, meta, number):
+        text = str(number)
+        return ast.Literal(float(text.replace("_", "")), "", text, self._span(meta))
 
-    def string(self, meta, c):
-        return ast.Literal(unquote(str(c[0])), "", str(c[0]), self._span(meta))
+    def string(self, meta, literal):
+        return ast.Literal(unquote(str(literal)), "", str(literal), self._span(meta))
 
-    def duration(self, meta, c):
-        return ast.Literal(parse_duration(str(c[0])), "duration", str(c[0]), self._span(meta))
+    def duration(self, meta, literal):
+        text = str(literal)
+        return ast.Literal(parse_duration(text), "duration", text, self._span(meta))
 
-    def size(self, meta, c):
-        return ast.Literal(parse_size(str(c[0])), "size", str(c[0]), self._span(meta))
+    def size(self, meta, literal):
+        return ast.Literal(parse_size(str(literal)), "size", str(literal), self._span(meta))
 
-    def percent(self, meta, c):
-        value = float(str(c[0])[:-1]) / 100.0
-        return ast.Literal(value, "percent", str(c[0]), self._span(meta))
+    def percent(self, meta, literal):
+        text = str(literal)
+        return ast.Literal(float(text[:-1]) / 100.0, "percent", text, self._span(meta))
 
-    def true(self, meta, c):
+    def true(self, meta):
         return ast.Literal(True, "", "true", self._span(meta))
 
-    def false(self, meta, c):
+    def false(self, meta):
         return ast.Literal(False, "", "false", self._span(meta))
 
-    def dotted(self, meta, c):
-        return _Name(".".join(str(t) for t in c), self._span(meta))
+    def dotted(self, meta, *names):
+        return _Name(".".join(str(n) for n in names), self._span(meta))
 
-    def ref(self, meta, c):
-        return ast.Ref(str(c[0]), self._span(meta))
+    def ref(self, meta, name):
+        return ast.Ref(str(name), self._span(meta))
 
-    def call(self, meta, c):
-        return ast.Call(str(c[0]), tuple(_clean(c[1:])), self._span(meta))
+    def call(self, meta, func, *args):
+        return ast.Call(str(func), _present(args), self._span(meta))
 
-    def list(self, meta, c):
-        return ast.ListExpr(tuple(_clean(c)), self._span(meta))
+    def list(self, meta, *items):
+        return ast.ListExpr(_present(items), self._span(meta))
 
-    def object(self, meta, c):
-        return c[0]
+    def object(self, meta, body):
+        return body
 
-    def typed_object(self, meta, c):
-        return ast.Object(c[1].items, str(c[0]), self._span(meta), self._tok_span(c[0]))
+    def typed_object(self, meta, type_name, body):
+        return ast.Object(body.items, str(type_name), self._span(meta), self._tok_span(type_name))
 
-    def paren(self, meta, c):
-        return ast.Paren(c[0], self._span(meta))
+    def paren(self, meta, inner):
+        return ast.Paren(inner, self._span(meta))
+
