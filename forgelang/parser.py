@@ -1,92 +1,116 @@
-"""Parse .forge text into the AST (forgelang.ast), reporting diagnostics, never tracebacks."""
+"""Parse .forge text into the AST (forgelang.ast), reporting diagnostics, never tracebacks.
+
+Syntax errors are reported one per statement: after an error the parser skips to the
+next line that starts a statement (``forge``, ``import``, ``let``, ``recipe``, ``preset``,
+``phase`` or ``gate``) and goes on from there, so a recipe with mistakes in three
+phases gets three diagnostics. Within one statement only the first mistake is
+reported (what follows it would mostly be noise).
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
 from pathlib import Path
 
-from lark import Lark, Token
+from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from forgelang import ast
 from forgelang.diagnostics import Diagnostic, DiagnosticError
+from forgelang.grammar import MAX_DEPTH, NestingTooDeep, lark_parser
 from forgelang.source import MAX_SOURCE_BYTES, Source, Span
 from forgelang.syntax_errors import classify
+from forgelang.transform import ToAst
 
-MAX_DEPTH = 64  # brackets nested deeper than this are refused (and keep recursion bounded)
-GRAMMAR = Path(__file__).with_name("forge.lark")
+__all__ = ["MAX_DEPTH", "decode_source", "parse_file", "parse_text", "read_source"]
 
-
-class _Postlexer:
-    """Passes newline tokens only directly inside ``gate`` blocks; bounds nesting depth."""
-
-    always_accept = ("_NL",)
-    _OPEN = {"LBRACE": "}", "LSQB": "]", "LPAR": ")"}
-    _CLOSE = {"RBRACE", "RSQB", "RPAR"}
-
-    def process(self, stream):
-        stack: list[str] = []
-        gate_pending = False
-        last_nl = True
-        for tok in stream:
-            kind = tok.type
-            if kind == "_NL":
-                if stack and stack[-1] == "gate" and not last_nl:
-                    last_nl = True
-                    yield tok
-                continue
-            if kind in self._OPEN:
-                stack.append("gate" if gate_pending and kind == "LBRACE" else kind)
-                gate_pending = False
-                if len(stack) > MAX_DEPTH:
-                    raise _TooDeep(tok)
-            elif kind in self._CLOSE and stack:
-                stack.pop()
-            elif kind == "GATE":
-                gate_pending = True
-            last_nl = kind == "LBRACE"
-            yield tok
-
-
-class _TooDeep(Exception):
-    def __init__(self, token: Token):
-        self.token = token
-
-
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    return Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        postlex=_Postlexer(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        strict=True,
-        cache=True,
-    )
+MAX_SYNTAX_ERRORS = 20  # enough to fix a file in one pass; bounds re-parsing of junk input
+STATEMENT_KEYWORDS = ("forge", "import", "let", "recipe", "preset", "phase", "gate")
+# A line whose first word is a statement keyword starts a statement: keywords are
+# reserved (never keys or names) and strings and comments cannot span lines.
+_STATEMENT_START = re.compile(r"^[ \t]*(" + "|".join(STATEMENT_KEYWORDS) + r")\b", re.M)
 
 
 def parse_text(text: str, path: str = "<string>") -> ast.Module:
-    """Parse recipe text. Raises DiagnosticError with every syntax problem found."""
+    """Parse recipe text into a module.
+
+    Args:
+        text: The recipe's text.
+        path: The file name shown in spans and diagnostics.
+
+    Raises:
+        DiagnosticError: The text has syntax errors: one diagnostic for each statement
+            with a mistake (the first mistake in it), up to ``MAX_SYNTAX_ERRORS``.
+    """
     src = Source(path, text)
-    comments: list[ast.Comment] = []
+    tree = _parse_tree(src)
     try:
-        tree = _parser().parse(text)
-    except _TooDeep as e:
-        span = _token_span(path, e.token)
-        raise _error(src, "E004", f"brackets nested more than {MAX_DEPTH} deep", span,
-                     "flatten the structure; recipes rarely need more than a few levels") from None
-    except UnexpectedInput as e:
-        raise DiagnosticError([_syntax_diagnostic(src, e)], {path: src}) from None
-    try:
-        module = _ToAst(path).transform(tree)
+        module = ToAst(path).transform(tree)
     except VisitError as e:  # unwrap to the original error, as Lark advises
         if isinstance(e.orig_exc, DiagnosticError):
             raise e.orig_exc from None
         raise
-    comments = _comments(text)
-    return ast.Module(module.statements, path, tuple(comments))
+    return ast.Module(module.statements, path, tuple(_comments(text)))
+
+
+def _parse_tree(src: Source) -> Tree:
+    """The parse tree, or a DiagnosticError with the syntax errors of every statement."""
+    diagnostics: list[Diagnostic] = []
+    start = 0  # text before this offset is blanked: it holds statements already reported
+    while True:
+        try:
+            tree = lark_parser().parse(_blank_before(src.text, start))
+        except NestingTooDeep as e:
+            diagnostics.append(_too_deep_diagnostic(src, e))
+            resume_from = e.token.start_pos
+        except UnexpectedInput as e:
+            diagnostics.append(_syntax_diagnostic(src, e))
+            resume_from = _error_offset(e)
+        else:
+            if not diagnostics:
+                return tree
+            break
+        start = _next_statement(src.text, resume_from, start)
+        if start is None or len(diagnostics) >= MAX_SYNTAX_ERRORS:
+            break
+    raise DiagnosticError(diagnostics, {src.path: src})
+
+
+def _blank_before(text: str, offset: int) -> str:
+    """``text`` with everything before ``offset`` but newlines turned into spaces, so
+    lines, columns and offsets after it stay what they are in the original."""
+    if offset == 0:
+        return text
+    return re.sub(r"[^\n]", " ", text[:offset]) + text[offset:]
+
+
+def _error_offset(e: UnexpectedInput) -> int | None:
+    """Where a syntax error was found; None at the end of the file."""
+    if isinstance(e, UnexpectedCharacters):
+        return e.pos_in_stream
+    token = getattr(e, "token", None)
+    if isinstance(e, UnexpectedEOF) or token is None or token.type == "$END":
+        return None
+    return token.start_pos
+
+
+def _next_statement(text: str, offset: int | None, previous: int) -> int | None:
+    """The offset of the first statement keyword starting a line, at or after ``offset``
+    and after ``previous`` (the last restart point); None if there is none."""
+    if offset is None:
+        return None
+    line_start = text.rfind("\n", 0, offset) + 1
+    for match in _STATEMENT_START.finditer(text, line_start):
+        keyword = match.start(1)
+        if keyword >= offset and keyword > previous:
+            return keyword
+    return None
+
+
+def _too_deep_diagnostic(src: Source, e: NestingTooDeep) -> Diagnostic:
+    return Diagnostic("E004", f"brackets nested more than {MAX_DEPTH} deep",
+                      _token_span(src.path, e.token),
+                      "flatten the structure; recipes rarely need more than a few levels")
 
 
 def parse_file(path: str | Path, display: str | None = None) -> tuple[ast.Module, Source]:
@@ -163,12 +187,9 @@ def _token_span(path: str, tok: Token) -> Span:
 def _comments(text: str) -> list[ast.Comment]:
     """Comments with positions, found by lexing (so '#' inside strings is not a comment)."""
     out = []
-    for tok in _parser().lex(text, dont_ignore=True):
+    for tok in lark_parser().lex(text, dont_ignore=True):
         if tok.type == "COMMENT":
             line_start = text.rfind("\n", 0, tok.start_pos) + 1
             own = text[line_start : tok.start_pos].strip() == ""
             out.append(ast.Comment(str(tok).rstrip(), tok.line, tok.column, own))
     return out
-
-
-from forgelang.transform import ToAst as _ToAst  # noqa: E402  (after helpers it uses)

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from lark.exceptions import UnexpectedInput
 
+from forgelang.grammar import lark_parser
+
 # label -> (message, hint), then label -> snippets that show the mistake
 MESSAGES: dict[str, tuple[str, str]] = {
     "missing_equals": ("expected `=` between a key and its value",
@@ -108,13 +110,11 @@ def _signature(err: UnexpectedInput):
 @lru_cache(maxsize=1)
 def _example_table() -> dict:
     """Signature -> label, by parsing each known-bad snippet once."""
-    from forgelang.parser import _parser
-
     table: dict = {}
     for label, snippets in EXAMPLES.items():
         for snippet in snippets:
             try:
-                _parser().parse(snippet)
+                lark_parser().parse(snippet)
             except UnexpectedInput as e:
                 sig = _signature(e)
                 table.setdefault(sig, label)

@@ -1,12 +1,20 @@
 """Parser: literals, spans, comments, and bad input that must never raise a traceback."""
 
+import subprocess
+import sys
 import time
 
 import pytest
 
 from forgelang import ast
 from forgelang.diagnostics import DiagnosticError
-from forgelang.parser import MAX_DEPTH, decode_source, parse_file, parse_text
+from forgelang.parser import (
+    MAX_DEPTH,
+    MAX_SYNTAX_ERRORS,
+    decode_source,
+    parse_file,
+    parse_text,
+)
 
 
 def _value(src: str):
@@ -108,3 +116,51 @@ def test_render_underlines_the_span():
     assert text.splitlines()[0].startswith("r.forge:2:23: error[E001]:")
     assert "   2 | phase cognate { steps 400 }" in text
     assert text.splitlines()[2].endswith("^^^")
+
+
+def _diagnostics(src: str) -> list[tuple[str, int, int]]:
+    with pytest.raises(DiagnosticError) as info:
+        parse_text(src, "b.forge")
+    return [(d.code, d.span.line, d.span.col) for d in info.value.diagnostics]
+
+
+def test_two_statements_with_syntax_errors_get_two_diagnostics():
+    src = ('forge 1\nrecipe "x" {\n  seed: 1\n}\nphase cognate {\n  steps 400\n}\n'
+           "phase evomerge { generations = 2 }\n")
+    assert _diagnostics(src) == [("E002", 3, 7), ("E001", 6, 9)]
+
+
+def test_recovery_resumes_at_each_statement_and_keeps_exact_positions():
+    src = ('forge 1\nphase a { x = [1 2] }\nlet = 3\ngate { a > 1 }\n'
+           'let ok = 1\n  let b = "abc\n')
+    assert _diagnostics(src) == [("E001", 2, 18), ("E001", 3, 5), ("E001", 4, 6),
+                                 ("E002", 6, 11)]
+
+
+def test_an_unclosed_block_is_reported_and_the_next_statement_still_checked():
+    assert _diagnostics("phase a {\n  x = 1\nphase b { y = }\n") == [
+        ("E001", 3, 1), ("E001", 3, 15)]
+
+
+def test_only_the_first_mistake_of_a_statement_is_reported():
+    assert _diagnostics("phase a {\n  x 1\n  y 2\n}\n") == [("E001", 2, 5)]
+
+
+def test_syntax_errors_are_capped():
+    codes = _diagnostics("let a = 1 +\n" * (2 * MAX_SYNTAX_ERRORS))
+    assert len(codes) == MAX_SYNTAX_ERRORS
+
+
+def test_syntax_errors_module_does_not_import_the_parser():
+    script = """if True:
+        import sys
+        from lark.exceptions import UnexpectedInput
+        from forgelang.grammar import lark_parser
+        from forgelang.syntax_errors import classify
+        try:
+            lark_parser().parse("phase cognate { steps: 400 }")
+        except UnexpectedInput as e:
+            assert classify("", e, "?")[0] == "`:` is not used in .forge files"
+        assert "forgelang.parser" not in sys.modules
+    """
+    subprocess.run([sys.executable, "-c", script], check=True)
