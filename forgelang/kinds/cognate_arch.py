@@ -1,8 +1,9 @@
 """The Cognate architecture (TRM x Titans-MAG): its hyper-parameters and exact size.
 
 ``count_parameters`` is a contract with ``runtime.nn``: the torch model built from the
-same values has exactly this many parameters. No biases anywhere except the memory
-gates (eta, theta, alpha) and the halting head.
+same values has exactly this many parameters (the only formula for it; checked against
+built models by tests/runtime/nn/test_cognate_param_count.py). No biases anywhere except
+the memory gates (eta, theta, alpha) and the halting head.
 
 Field defaults equal ``runtime.nn.config.TrmTitansMagConfig``'s (the full size). Size
 presets (``architecture = smoke | tiny | full`` in a recipe), the same as

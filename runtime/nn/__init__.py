@@ -9,7 +9,6 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from runtime.nn.config import MODEL_TYPE, TrmTitansMagConfig
 from runtime.nn.model import TrmCausalLMOutput, TrmTitansMagForCausalLM
-from runtime.nn.param_count import expected_parameters
 from runtime.nn.presets import PRESETS, preset_config
 
 AutoConfig.register(MODEL_TYPE, TrmTitansMagConfig, exist_ok=True)
@@ -21,6 +20,5 @@ __all__ = [
     "TrmCausalLMOutput",
     "TrmTitansMagConfig",
     "TrmTitansMagForCausalLM",
-    "expected_parameters",
     "preset_config",
 ]
