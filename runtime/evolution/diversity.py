@@ -34,7 +34,15 @@ def member_diversity(predictions: Sequence[Sequence[str]]) -> list[float]:
     return out
 
 
-def population_diversity(predictions: Sequence[Sequence[str]]) -> float:
-    """Mean member diversity of a population."""
+def prediction_diversity(predictions: Sequence[Sequence[str]]) -> float:
+    """A population's behavioural diversity: the mean of its members' ``member_diversity``.
+
+    Args:
+        predictions: Each member's greedy predictions on the same held-out examples, in order.
+
+    Returns:
+        0.0 when every member answers alike (or there is at most one member), up to 1.0
+        when every pair differs on every example.
+    """
     values = member_diversity(predictions)
     return sum(values) / len(values) if values else 0.0

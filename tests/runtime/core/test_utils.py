@@ -1,4 +1,4 @@
-"""Size category, adaptive batch, divergence guard, diversity, measurement, device."""
+"""Size category, adaptive batch, divergence guard, measurement, device."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from runtime.device import resolve_device, seed_everything
 from runtime.measure import PhaseMeter
 from runtime.utils import adaptive_batch_size, size_category
 from runtime.utils.divergence import DivergenceError, DivergenceGuard
-from runtime.utils.diversity import population_diversity
 
 
 def test_size_category_bounds():
@@ -77,17 +76,6 @@ def test_spike_detection():
     for step, loss in enumerate([1.0, 0.9, 0.8, 0.85]):
         assert guard.check(loss, step)
     assert guard.is_divergent(50.0) is not None and guard.is_divergent(2.0) is None
-
-
-def test_population_diversity_is_mean_pairwise_cosine_distance():
-    assert population_diversity([[1.0, 0.0], [2.0, 0.0]]) == pytest.approx(0.0)
-    assert population_diversity([[1.0, 0.0], [0.0, 1.0]]) == pytest.approx(1.0)
-    assert population_diversity([[1.0, 0.0], [-1.0, 0.0]]) == pytest.approx(2.0)
-    assert population_diversity([[1, 0], [0, 1], [-1, 0]]) == pytest.approx((1 + 2 + 1) / 3)
-    a = torch.nn.Linear(3, 2).state_dict()
-    assert population_diversity([a, {k: 3 * v for k, v in a.items()}]) == pytest.approx(0.0)
-    with pytest.raises(ValueError):
-        population_diversity([[1.0]])
 
 
 def test_phase_meter_measures_allocations():
