@@ -42,8 +42,8 @@ def _recipe_batches(params, seed: int, steps: int):
     """The first ``steps`` batches of the phase's pre-training stream, seeded as the phase
     seeds them (``seed`` is the step's)."""
     from runtime.data import build_tokenizer
-    from runtime.phases.cognate import PRETRAIN, stage_seed
-    from runtime.phases.cognate_sources import GENERAL, data_source
+    from runtime.phases.cognate.kernel import PRETRAIN, stage_seed
+    from runtime.phases.cognate.sources import GENERAL, data_source
 
     source = data_source(params, build_tokenizer(params.architecture.vocab_size, seed))
     stream = source.stream(GENERAL, params.replay, max(params.pretrain_steps, 1),

@@ -2,7 +2,8 @@
 skips compiling (pydantic validation dominates a cold plan's time).
 
 The key covers the root file's bytes, the command-line overrides and import roots,
-the calibration file and the forgelang sources (their sizes and mtimes); an entry
+the calibration file and the forgelang and runtime sources (their sizes and mtimes: a
+step's cache key holds its kernel's code fingerprint); an entry
 also lists every file the recipe imported with its sha256, and the fingerprint of every
 external input directory and data file the plan reads, all re-checked on each hit.
 Only clean plans (no diagnostics at all) are cached. ``FORGE_NO_CACHE=1`` disables it.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from forgelang.devices import calibration_path
 from forgelang.fingerprint import fingerprint
+from forgelang.kernel_code import module_index
 from forgelang.plan import EXTERNAL_PREFIX, Plan
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -37,10 +39,16 @@ def _digest(data: bytes) -> str:
 
 
 def _code_stamp() -> str:
+    """Sizes and mtimes of forgelang's sources and of the kernel code whose fingerprint
+    is in every step's cache key (``forgelang.kernel_code``)."""
     parts = []
     for p in sorted(_PACKAGE.rglob("*.py")) + sorted(_PACKAGE.glob("*.lark")):
         st = p.stat()
         parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    for name, path in sorted(module_index().items()):
+        if name.startswith("runtime."):
+            st = os.stat(path)
+            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(parts)
 
 

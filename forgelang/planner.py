@@ -9,6 +9,7 @@ from forgelang.compiler import CompiledRecipe
 from forgelang.diagnostics import Diagnostics
 from forgelang.external import model_dir_spec
 from forgelang.fingerprint import data_file, dir_fingerprint, fingerprint
+from forgelang.kernel_code import kernel_version
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import EstimateContext, ModelSpec
 from forgelang.kinds.common import SUITE
@@ -38,9 +39,10 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
         outputs[spec.name] = est.outputs
         params = spec.params.model_dump(mode="json")
         in_keys = [keys.get(i) or _external_key(i) for i in spec.inputs] + data_keys
-        keys[spec.name] = cache_key(spec.kind, kind.version, params, spec.seed, in_keys)
+        version = kernel_version(spec.kind, kind.version)  # declared + code fingerprint
+        keys[spec.name] = cache_key(spec.kind, version, params, spec.seed, in_keys)
         steps.append(Step(spec.name, spec.kind, tuple(spec.inputs), params, spec.seed,
-                          kind.version, keys[spec.name], est))
+                          version, keys[spec.name], est))
     if diags.errors:
         return None
     budget = {"memory_bytes": h.budget.memory, "seconds": h.budget.time}

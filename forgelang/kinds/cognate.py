@@ -144,8 +144,12 @@ KIND = Kind(
             "shared initialisation.",
     params=CognateParams,
     estimate=estimate,
-    metrics=("loss", "loss.*", "lm_loss", "halt_loss", "halt_rate", "grad_norm", "lr",
-             "qk_clip.*", "tokens", "step"),
+    # exactly what the kernel records (a contract test runs it and compares): per-step
+    # curves, per stage (`loss.pretrain`) or per specialist; held-out measurements
+    metrics=("loss", "loss.*", "lm_loss", "lm_loss.*", "grad_norm", "grad_norm.*", "lr",
+             "lr.*", "train_loss", "pretrain.*", "answer_perplexity", "role_accuracy.*",
+             "role_examples.*", "specialisation.*", "specialisation_stderr.*",
+             "merge_check.*"),
     inputs=(0, 0),
 )
 

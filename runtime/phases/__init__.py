@@ -1,3 +1,11 @@
-"""Built-in phase kernels; importing this package registers them in ``runtime.kernels.KERNELS``."""
+"""Built-in phase kernels, one subpackage per kind on the shared ``toolkit``.
+
+Importing this package registers them in ``runtime.kernels.KERNELS``. Every phase kind
+of ``forgelang.kinds`` has a kernel here or is listed in ``NOT_YET_BUILT``: ``forge
+apply`` refuses a plan with such a kind before anything runs, naming it (a contract test
+keeps the two lists complete and disjoint).
+"""
 
 from runtime.phases import cognate, evomerge  # noqa: F401  (register the ``cognate``, ``evomerge`` kernels)
+
+NOT_YET_BUILT = ("quietstar", "bitnet", "curriculum", "baking", "experts", "compression")

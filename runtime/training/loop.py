@@ -63,7 +63,8 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
                 steps: int, *, start_step: int = 0, warmup_steps: int = 0,
                 min_lr_ratio: float = 1.0, max_grad_norm: float = 1.0, device: str | torch.device = "cpu",
                 should_stop: Callable[[], bool] = lambda: False,
-                on_step: Callable[[int, dict], None] = lambda step, m: None) -> TrainReport:
+                on_step: Callable[[int, dict], None] = lambda step, m: None,
+                guard=None) -> TrainReport:
     """Run optimiser steps ``start_step .. steps-1`` on a causal LM.
 
     The base learning rates are the optimiser's group lrs as configured; they are
@@ -83,6 +84,9 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
         should_stop: checked before every step; True ends the loop early.
         on_step: called after each step with its index and measured values
             (``loss``, ``lm_loss``, ``grad_norm``, ``lr``).
+        guard: a ``DivergenceGuard`` over ``model`` and ``optimizer``, or None. After each
+            step it judges the loss; on a rollback the base learning rates are lowered by
+            its ``lr_factor`` too, so the schedule keeps the cooler rate.
 
     Returns:
         A :class:`TrainReport`.
@@ -106,6 +110,8 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
                     if max_grad_norm > 0 else torch.tensor(0.0))
             optimizer.step()
             loss = float(out.loss.detach())
+            if guard is not None and not guard.check(loss, step):
+                base_lrs = [b * guard.lr_factor for b in base_lrs]
             report.losses.append(loss)
             report.completed = step + 1
             lm = getattr(out, "lm_loss", None)

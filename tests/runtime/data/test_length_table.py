@@ -6,7 +6,7 @@ import pytest
 from forgelang.kinds import costs
 from runtime.data import build_tokenizer
 from runtime.data.length_table import TARGET, render_module
-from runtime.phases.cognate_sources import SuiteSource
+from runtime.phases.cognate.sources import SuiteSource
 
 
 def test_table_in_sync_with_the_suite():

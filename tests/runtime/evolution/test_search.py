@@ -8,7 +8,7 @@ from evolution_helpers import FakeEvaluate, fake_accuracy, space
 from runtime.evolution import INPUT, EvolutionSearch, Measurement, SearchSettings
 from runtime.evolution.checkpoint import STATE_FILE
 from runtime.kernels import StopRequested
-from runtime.phases.evomerge_setup import fitness_function
+from runtime.phases.evomerge.fitness import fitness_function
 
 FITNESS = "0.9 * accuracy + 0.1 * diversity"
 

@@ -11,62 +11,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from runtime.data.example import Example
-from runtime.data.formatting import training_text
 from runtime.data.splits import derive_seed
-from runtime.data.tokens import SPECIAL_TOKENS
-from runtime.eval import evaluate, perplexity
 from runtime.evolution import INPUT, Genome, GenomeSpace, Measurement
 from runtime.evolution.decode import to_request
-
-MAX_EVAL_SEQ_LEN = 256  # held-out examples longer than this are redrawn (decoding cost ~ T^2)
-
-
-def is_suite_tokenizer(tokenizer) -> bool:
-    """Whether ``tokenizer`` was built here (it knows every special token of the task suite)."""
-    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
-    return all(token in vocab for token in SPECIAL_TOKENS)
+from runtime.phases.toolkit.draws import eval_seq_len, heldout_examples
+from runtime.phases.toolkit.measure import measure
 
 
-def eval_seq_len(model) -> int:
-    """The longest held-out example to use: the model's context, capped at MAX_EVAL_SEQ_LEN."""
-    cfg = model.config
-    for name in ("max_seq_len", "max_position_embeddings", "n_positions"):
-        value = getattr(cfg, name, None)
-        if isinstance(value, int) and value > 0:
-            return min(value, MAX_EVAL_SEQ_LEN)
-    return MAX_EVAL_SEQ_LEN
+def heldout_for(model, tokenizer, eval_cfg, seed: int) -> list[Example]:
+    """The seeded held-out examples (of ``eval_cfg.levels``) every merge is measured on:
+    those that fit the model's context, capped at ``MAX_EVAL_SEQ_LEN`` tokens."""
+    return heldout_examples(tokenizer, eval_cfg, seed, eval_seq_len(model))
 
 
-def heldout_examples(model, tokenizer, eval_cfg, seed: int) -> list[Example]:
-    """The seeded held-out suite examples (of ``eval_cfg.levels``) a merge is measured on."""
-    from runtime.data import TASKS
-    from runtime.phases.cognate_data import fitting_examples
-
-    return fitting_examples(TASKS.names(), eval_cfg.examples, seed, "heldout", tokenizer,
-                            eval_seq_len(model), eval_cfg.levels)
-
-
-@torch.no_grad()
 def measure_candidate(model, tokenizer, heldout: Sequence[Example], eval_cfg,
                       device: str) -> Measurement:
-    """``cognate_eval.measure``'s accuracy and perplexity, plus each greedy prediction.
+    """The toolkit's accuracy and perplexity, plus each greedy prediction (for diversity).
 
     ``answer_perplexity`` is left out: no fitness term reads it, and the search runs
     hundreds of candidates.
-
-    Returns:
-        ``accuracy``, ``accuracy.<family>`` (+ per level), ``perplexity``, and the
-        predictions in example order (for diversity).
     """
-    result = evaluate(model, tokenizer, heldout, max_new_tokens=eval_cfg.max_new_tokens,
-                      batch_size=eval_cfg.batch_size, device=device)
-    metrics = dict(result.metrics)
-    metrics["perplexity"] = perplexity(model, tokenizer, [training_text(ex) for ex in heldout],
-                                       batch_size=eval_cfg.batch_size, device=device)
-    return Measurement(metrics, tuple(r.prediction for r in result.records))
+    measured = measure(model, tokenizer, heldout, eval_cfg, device, answer_nll=False)
+    return Measurement(measured.metrics, measured.predictions)
 
 
 def merge_seed(seed: int, genome: Genome) -> int:

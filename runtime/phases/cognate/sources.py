@@ -14,21 +14,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from forgelang.kinds.common import SUITE
-from runtime.data import TASKS
+from forgelang.kinds.suite_roles import stage_weights
+from runtime.data import TASKS, TaskMix
 from runtime.data.encoding import encode_example
 from runtime.data.example import Example
 from runtime.data.jsonl import load_jsonl
 from runtime.data.splits import SPECIALIST_MIXES, derive_seed
-from runtime.phases.cognate_data import (
-    BatchStream,
-    encode_pool,
-    fitting_examples,
-    general_mix,
-    role_mix,
-    training_stream,
-)
+from runtime.phases.toolkit.batches import BatchStream, encode_pool, training_stream
+from runtime.phases.toolkit.draws import fitting_examples
 
 GENERAL = None  # the role argument of the shared pre-training stream
+
+
+def general_mix() -> TaskMix:
+    """All task families, equally weighted: the shared pre-training mix (``stage_weights``
+    with no role, as the planner prices it)."""
+    return TaskMix(stage_weights(None, 0.0, TASKS.names()))
+
+
+def role_mix(role: str, replay: float = 0.0) -> TaskMix:
+    """The specialist mix of ``role`` (``SPECIALIST_MIXES``) with ``replay`` of the general mix
+    (``forgelang.kinds.suite_roles.stage_weights``, which the planner prices too)."""
+    return TaskMix(stage_weights(role, replay, TASKS.names()))
 
 
 class SuiteSource:

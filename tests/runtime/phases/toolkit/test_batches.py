@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from runtime.data.encoding import IGNORE_INDEX
-from runtime.phases.cognate_data import BatchStream, trim_padding
+from runtime.phases.toolkit.batches import BatchStream, trim_padding
 
 
 def _padded_batch(lengths: list[int], width: int, pad: int = 0):

@@ -1,8 +1,7 @@
-"""Data of the cognate phase: the tokenizer, training pools and the held-out set.
+"""Training batches: seeded pools of examples, padded, trimmed and served by step.
 
-Everything is a function of the step's seed, so a resumed or repeated run trains on the
-same batches. Examples that do not fit ``seq_len`` are skipped (truncating would cut the
-answer the model is meant to learn) and replaced by further seeded draws.
+A pool is drawn once (``runtime.phases.toolkit.draws``) and served as a ``BatchStream``:
+batch ``s`` is the same on every call, so a resumed stage trains on the same batches.
 """
 
 from __future__ import annotations
@@ -11,44 +10,14 @@ from collections.abc import Sequence
 
 import torch
 
-from forgelang.kinds.suite_roles import stage_weights
-from runtime.data import TASKS, TaskMix, make_split
+from runtime.data import TaskMix
 from runtime.data.encoding import IGNORE_INDEX, encode_example
 from runtime.data.example import Example
 from runtime.data.registry import LEVELS
 from runtime.data.splits import derive_seed
+from runtime.phases.toolkit.draws import fitting_examples
 
 MAX_POOL = 20_000  # distinct training examples per stage; beyond that, batches repeat
-MAX_ROUNDS = 16  # seeded re-draws when too many examples are longer than seq_len
-
-
-def general_mix() -> TaskMix:
-    """All task families, equally weighted: the shared pre-training mix (``stage_weights``
-    with no role, as the planner prices it)."""
-    return TaskMix(stage_weights(None, 0.0, TASKS.names()))
-
-
-def role_mix(role: str, replay: float = 0.0) -> TaskMix:
-    """The specialist mix of ``role`` (``SPECIALIST_MIXES``) with ``replay`` of the general mix
-    (``forgelang.kinds.suite_roles.stage_weights``, which the planner prices too)."""
-    return TaskMix(stage_weights(role, replay, TASKS.names()))
-
-
-def fitting_examples(mix: TaskMix | Sequence[str], n: int, seed: int, split: str,
-                     tokenizer, seq_len: int, levels: Sequence[int] = LEVELS) -> list[Example]:
-    """``n`` seeded examples of ``split`` (of ``levels``) whose encoding fits ``seq_len`` tokens.
-
-    Raises:
-        ValueError: when seeded re-draws cannot find ``n`` that fit (seq_len too short).
-    """
-    kept: list[Example] = []
-    for round_ in range(MAX_ROUNDS):
-        draw = make_split(mix, n, derive_seed("cognate", seed, split, round_), split, levels)
-        kept += [ex for ex in draw if len(encode_example(ex, tokenizer)[0]) <= seq_len]
-        if len(kept) >= n:
-            return kept[:n]
-    raise ValueError(f"only {len(kept)} of {n} {split} examples fit seq_len={seq_len} tokens "
-                     f"after {MAX_ROUNDS} draws; raise seq_len")
 
 
 def encode_pool(examples: Sequence[Example], tokenizer, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@
    was made from as parents, and its genome + merge request as lineage details; the
    inputs' fitness goes on the input models' registry rows.
 
-``mode = merge``: one merge as written (``runtime.phases.evomerge_single``).
+``mode = merge``: one merge as written (``runtime.phases.evomerge.single``).
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ from runtime.evolution import INPUT, EvolutionSearch, GenomeSpace, SearchResult,
 from runtime.evolution.decode import to_request, used_inputs
 from runtime.executors import make_executor
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
-from runtime.phases.evomerge_eval import (
-    CandidateEvaluator,
-    heldout_examples,
-    is_suite_tokenizer,
-    merge_seed,
-)
-from runtime.phases.evomerge_setup import LoadedInputs, fitness_function, load_inputs
-from runtime.phases.evomerge_single import single_merge
+from runtime.merge import layer_count
+from runtime.phases.evomerge.candidates import CandidateEvaluator, heldout_for, merge_seed
+from runtime.phases.evomerge.fitness import fitness_function
+from runtime.phases.evomerge.single import single_merge
+from runtime.phases.toolkit.draws import is_suite_tokenizer
+from runtime.phases.toolkit.inputs import LoadedInputs, load_inputs
 
 SEARCH_SHARE = 0.95  # of the progress bar; the rest is building and handing over the champion
 
@@ -60,8 +58,8 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
         raise ValueError("evolving merges measures candidates on the task suite, so the inputs "
                          "need the suite's tokenizer (Cognate models); for other models use "
                          "`mode = merge`")
-    heldout = heldout_examples(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed)
-    space = GenomeSpace(tuple(params.techniques), loaded.depths)
+    heldout = heldout_for(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed)
+    space = GenomeSpace(tuple(params.techniques), tuple(layer_count(m) for m in loaded.models))
     return CandidateEvaluator.from_models(
         loaded.models, tokenizer=loaded.tokenizer, heldout=heldout, eval_cfg=params.eval,
         device=ctx.device, space=space, base=params.base, seed=ctx.seed)
@@ -69,7 +67,7 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
 
 def evolve(ctx: PhaseContext, params: EvoMergeParams, inputs) -> PhaseResult:
     """Run (or resume) the search and hand over the champion."""
-    loaded = load_inputs(inputs, ctx.device)
+    loaded = load_inputs(inputs, ctx.device, "evomerge")
     evaluator = build_evaluator(ctx, params, loaded)
     settings = SearchSettings.from_params(params, ctx.seed)
     executor = make_executor(params.executor)

@@ -14,7 +14,7 @@ import torch
 from forgelang.kinds.cognate import CognateParams
 from forgelang.kinds.evomerge import EvoMergeParams
 from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
-from runtime.phases.evomerge_setup import fitness_function
+from runtime.phases.evomerge.fitness import fitness_function
 
 FITNESS = "0.9 * accuracy + 0.1 * diversity"
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4}

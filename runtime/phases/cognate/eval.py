@@ -1,4 +1,5 @@
-"""Held-out measurement of cognate models and the shared-initialisation merge check."""
+"""What cognate measures beyond the toolkit's accuracy: per-role accuracy, the
+specialisation margins, and the weight average of the shared-initialisation merge check."""
 
 from __future__ import annotations
 
@@ -9,31 +10,15 @@ from collections.abc import Sequence
 import torch
 
 from runtime.data.example import Example
-from runtime.data.formatting import training_text
 from runtime.data.splits import SPECIALIST_MIXES
-from runtime.eval import answer_perplexity, evaluate, perplexity
 from runtime.eval.harness import EvalRecord
+from runtime.phases.toolkit.measure import measure as measure_heldout
 
 
 def measure(model, tokenizer, heldout: Sequence[Example], eval_cfg, device: str) -> dict[str, float]:
-    """``accuracy``, ``accuracy.<family>`` (+ per level) and ``perplexity`` on held-out examples.
-
-    Args:
-        model: the causal LM.
-        tokenizer: its tokenizer.
-        heldout: held-out examples (never trained on).
-        eval_cfg: the phase's ``EvalConfig`` (max_new_tokens, batch_size).
-        device: where the model runs.
-    """
-    result = evaluate(model, tokenizer, heldout, max_new_tokens=eval_cfg.max_new_tokens,
-                      batch_size=eval_cfg.batch_size, device=device)
-    metrics = dict(result.metrics)
-    metrics.update(role_accuracies(result.records))
-    metrics["perplexity"] = perplexity(model, tokenizer, [training_text(ex) for ex in heldout],
-                                       batch_size=eval_cfg.batch_size, device=device)
-    metrics["answer_perplexity"] = answer_perplexity(model, tokenizer, heldout,
-                                                  eval_cfg.batch_size, device)
-    return metrics
+    """The toolkit's held-out metrics (with ``answer_perplexity``) plus ``role_accuracy.<role>``."""
+    measured = measure_heldout(model, tokenizer, heldout, eval_cfg, device)
+    return {**measured.metrics, **role_accuracies(measured.records)}
 
 
 def role_accuracies(records: Sequence[EvalRecord]) -> dict[str, float]:

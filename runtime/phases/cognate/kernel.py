@@ -7,7 +7,7 @@ Steps (all seeded from the step's seed, deterministic on CPU):
    mix of every task family (``data = suite``) or every line of the user's JSONL file;
 3. copy it into ``models`` specialists, each trained ``steps`` steps on its role's mix
    (``SPECIALIST_MIXES``, plus ``replay``) with a fresh MuGrokfast optimiser
-   (``runtime.phases.cognate_sources`` says how JSONL lines map to roles);
+   (``runtime.phases.cognate.sources`` says how JSONL lines map to roles);
 4. with ``merge_check``, train one more model from an independent initialisation exactly
    like the second specialist (same batches, same steps);
 5. measure each specialist on one held-out set of every family of ``levels``
@@ -16,8 +16,9 @@ Steps (all seeded from the step's seed, deterministic on CPU):
    specialists' weights (shared initialisation) against the average of the first
    specialist and the independent model.
 
-Each stage checkpoints into ``ctx.checkpoint_dir`` when done, and mid-stage when a stop
-is requested, so a killed or stopped run resumes without repeating finished work.
+Each stage is a toolkit ``TrainingStage``: it checkpoints into ``ctx.checkpoint_dir`` when
+done, and mid-stage when a stop is requested, so a killed or stopped run resumes without
+repeating finished work.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ import torch
 from forgelang.kinds.cognate import CognateParams
 from runtime.data import build_tokenizer
 from runtime.data.splits import derive_seed
-from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
-from runtime.phases.cognate_checkpoint import load_final, load_partial, save_final, save_partial
-from runtime.phases.cognate_eval import average_weights, measure, specialisation
-from runtime.phases.cognate_sources import GENERAL, JsonlSource, SuiteSource, data_source
-from runtime.training import train_steps
+from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult
+from runtime.phases.cognate.eval import average_weights, measure, specialisation
+from runtime.phases.cognate.sources import GENERAL, JsonlSource, SuiteSource, data_source
+from runtime.phases.toolkit.stage import TrainingStage, train_stage
 
 PRETRAIN = "pretrain"
 
@@ -97,40 +97,20 @@ def optimizer_for(model, params: CognateParams):
 
 def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, role: str | None,
                  steps: int, offset: int, index: int | None, data_stage: str | None = None) -> dict:
-    """Train ``model`` for one stage, or load it when a checkpoint says it is done.
+    """Train ``model`` for one stage on ``role``'s mix (a toolkit ``TrainingStage``).
 
     ``data_stage`` names the stage whose batches and seed to reuse (default: its own), so
     the independent model is trained exactly like the specialist it is compared with.
-
-    Raises:
-        StopRequested: a stop was requested; the stage's state is checkpointed.
     """
-    summary = load_final(ctx.checkpoint_dir, stage, model)
-    if summary is not None:
-        return summary
     p = setup.params
     seed = stage_seed(ctx.seed, data_stage or stage)
-    stream = setup.source.stream(role, p.replay, max(steps, 1), p.batch_size, seed)
-    optimizer = optimizer_for(model, p)
-    torch.manual_seed(seed)
-    start = load_partial(ctx.checkpoint_dir, stage, model, optimizer)
-
-    def on_step(step: int, values: dict) -> None:
-        for key in ("loss", "lm_loss", "grad_norm", "lr"):
-            ctx.log_metric(key if index is not None else f"{key}.{stage}", values[key], step, index)
-        done = offset + step + 1
-        ctx.progress(0.9 * done / max(1, setup.total_steps), f"{stage} step {step + 1}/{steps}")
-
-    report = train_steps(model, optimizer, stream, steps, start_step=start,
-                         warmup_steps=p.warmup_steps, min_lr_ratio=p.min_lr_ratio,
-                         device=ctx.device,
-                         should_stop=ctx.should_stop, on_step=on_step)
-    if report.stopped:
-        save_partial(ctx.checkpoint_dir, stage, model, optimizer, report.completed)
-        raise StopRequested(f"cognate stopped in {stage} at step {report.completed}/{steps}")
-    summary = {"train_loss": report.losses[-1]} if report.losses else {}
-    save_final(ctx.checkpoint_dir, stage, model, summary)
-    return summary
+    spec = TrainingStage(name=stage, steps=steps, seed=seed, warmup_steps=p.warmup_steps,
+                         min_lr_ratio=p.min_lr_ratio, model_index=index, progress_offset=offset,
+                         progress_total=setup.total_steps, progress_share=0.9)
+    return train_stage(
+        ctx, spec, model,
+        make_batches=lambda: setup.source.stream(role, p.replay, max(steps, 1), p.batch_size, seed),
+        make_optimizer=lambda: optimizer_for(model, p))
 
 
 def _independent_model(ctx: PhaseContext, setup: CognateSetup):

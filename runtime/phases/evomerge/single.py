@@ -13,6 +13,10 @@ from pathlib import Path
 from forgelang.kinds.evomerge import EvoMergeParams
 from runtime.data.splits import derive_seed
 from runtime.kernels import ModelOutput, PhaseContext, PhaseResult
+from runtime.phases.evomerge.candidates import heldout_for, measure_candidate
+from runtime.phases.toolkit.draws import is_suite_tokenizer
+from runtime.phases.toolkit.inputs import load_model, load_tokenizer
+from runtime.phases.toolkit.measure import before_after
 
 
 def merge_request(params: EvoMergeParams, n_inputs: int, seed: int):
@@ -39,19 +43,11 @@ def merge_request(params: EvoMergeParams, n_inputs: int, seed: int):
 
 def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> dict | None:
     """accuracy/perplexity of the model in ``path`` when it uses the suite's tokenizer."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    import runtime.nn  # noqa: F401  (registers the Cognate model with the Auto classes)
-    from runtime.phases.evomerge_eval import heldout_examples, is_suite_tokenizer, measure_candidate
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError, TypeError):
-        return None  # a directory without a (loadable) tokenizer: nothing to measure with
-    if not is_suite_tokenizer(tokenizer):
-        return None
-    model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
-    heldout = heldout_examples(model, tokenizer, params.eval, seed)
+    tokenizer = load_tokenizer(path, required=False)
+    if tokenizer is None or not is_suite_tokenizer(tokenizer):
+        return None  # no (suite) tokenizer: nothing to measure with
+    model = load_model(path, device)
+    heldout = heldout_for(model, tokenizer, params.eval, seed)
     return measure_candidate(model, tokenizer, heldout, params.eval, device).metrics
 
 
@@ -70,8 +66,7 @@ def single_merge(ctx: PhaseContext, params: EvoMergeParams, inputs) -> PhaseResu
     input_metrics: dict[int, dict] = {}
     if metrics:  # the inputs on the same held-out examples: retention's baseline
         measured = [_measure_dir(i.path, params, ctx.seed, ctx.device) for i in inputs]
-        phase["input_accuracy"] = max(m["accuracy"] for m in measured)
-        phase["merged.accuracy"] = metrics["accuracy"]
+        phase.update(before_after(measured, metrics, "merged"))
         input_metrics = {i: {"merge_input.accuracy": m["accuracy"]}
                          for i, m in enumerate(measured)}
     ctx.progress(1.0, "done")

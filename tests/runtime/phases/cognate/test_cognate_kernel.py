@@ -15,11 +15,11 @@ import torch
 
 from forgelang.kinds.cognate import CognateParams
 from runtime.kernels import KERNELS, PhaseContext, StopRequested
-from runtime.phases import cognate
+from runtime.phases.cognate import kernel as cognate
 from runtime.training import train_steps
 from tests.subprocess_env import repo_pythonpath
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +95,9 @@ def test_stop_checkpoints_and_resume_matches_uninterrupted(tmp_path):
         cognate.CognateKernel().run(_ctx(tmp_path / "x", progress=progress, stop=stop),
                                     _params(steps=2), [])
     ckpt = tmp_path / "x" / "ckpt"
-    assert {p.name for p in ckpt.iterdir()} == {"pretrain.pt", "specialist0.pt",
-                                                "specialist1.partial.pt"}
+    assert {p.name for p in ckpt.glob("*.json")} == {"pretrain.json", "specialist0.json",
+                                                     "specialist1.partial.json"}
+    assert not list(ckpt.glob("*.pt")), "checkpoints are safetensors + JSON, never pickles"
     resumed = cognate.CognateKernel().run(_ctx(tmp_path / "x"), _params(steps=2), [])
     straight = cognate.CognateKernel().run(_ctx(tmp_path / "y"), _params(steps=2), [])
     assert _same(_weights(resumed), _weights(straight))

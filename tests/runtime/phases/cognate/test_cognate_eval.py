@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from runtime.phases.cognate_eval import specialisation
+from runtime.phases.cognate.eval import specialisation
 
 
 def test_margin_is_own_accuracy_minus_the_best_other_with_its_standard_error():

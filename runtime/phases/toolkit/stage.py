@@ -1,0 +1,169 @@
+"""A checkpointed training stage: steps, checkpoint and resume, the divergence guard.
+
+A kernel trains in named stages (cognate: ``pretrain``, ``specialist0`` …). For each,
+``train_stage`` either loads the finished stage from ``ctx.checkpoint_dir`` or trains it:
+
+1. ``<stage>`` finished before: its weights are loaded and its summary returned;
+2. otherwise the batches and optimiser are made, torch is seeded with ``stage.seed``,
+   and ``<stage>.partial`` (weights, optimiser, step, RNG state), if a stop left one,
+   is restored;
+3. ``train_steps`` runs to ``stage.steps`` with a ``DivergenceGuard`` (NaN/inf or a loss
+   spike rolls back to the last good state with a lower learning rate);
+4. a stop request saves ``<stage>.partial`` and raises ``StopRequested``; a finished
+   stage saves ``<stage>`` and drops the partial one.
+
+Checkpoints are ``runtime.phases.toolkit.checkpoint`` files (safetensors + JSON, hash-
+verified). One that fails verification, or no longer fits the model or its optimiser
+(written by other code), is set aside with a warning and the stage starts again: a bad
+checkpoint costs time, never a wrong result.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from runtime.kernels import PhaseContext, StopRequested
+from runtime.phases.toolkit.checkpoint import (
+    CheckpointError,
+    discard_checkpoint,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+)
+from runtime.training import train_steps
+from runtime.utils.divergence import DivergenceGuard
+
+LOGGED = ("loss", "lm_loss", "grad_norm", "lr")  # what every training step records
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """One stage of a phase's training.
+
+    Attributes:
+        name: checkpoint name, unique within the phase (e.g. ``specialist0``).
+        steps: optimiser steps of the stage.
+        seed: torch is seeded with it before the first step (and the batches use it).
+        warmup_steps, min_lr_ratio: the learning-rate schedule (``train_steps``).
+        model_index: the output model the stage trains, for per-model metrics; None logs
+            the stage's metrics as ``<name>.<stage>`` instead.
+        progress_offset, progress_total, progress_share: this stage's steps start at
+            ``progress_offset`` of the phase's ``progress_total`` training steps, which
+            fill ``progress_share`` of the progress bar.
+    """
+
+    name: str
+    steps: int
+    seed: int
+    warmup_steps: int = 0
+    min_lr_ratio: float = 1.0
+    model_index: int | None = None
+    progress_offset: int = 0
+    progress_total: int = 0
+    progress_share: float = 1.0
+
+
+def _restore(model, optimizer, state: dict) -> None:
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+
+
+def _resume(ctx: PhaseContext, stage: TrainingStage, model, optimizer) -> int:
+    """Restore ``<stage>.partial`` into model, optimiser and RNG; the step to resume at."""
+    name = f"{stage.name}.partial"
+    before = copy.deepcopy(model.state_dict())
+    try:
+        state = load_checkpoint(ctx.checkpoint_dir, name)
+        if state is None:
+            return 0
+        _restore(model, optimizer, state)
+        return int(state["step"])
+    except (CheckpointError, KeyError, RuntimeError, TypeError, ValueError) as err:
+        model.load_state_dict(before)
+        aside = discard_checkpoint(ctx.checkpoint_dir, name, "stale")
+        warnings.warn(f"{ctx.phase}: the interrupted {stage.name} checkpoint cannot be used "
+                      f"({str(err).splitlines()[0]}); {stage.name} restarts from its first step"
+                      + (f" (the old file is kept as {aside.name})" if aside else ""),
+                      stacklevel=3)
+        return 0
+
+
+def load_finished(ctx: PhaseContext, stage: str, model) -> dict | None:
+    """Load finished stage ``stage`` into ``model``; its summary, or None when not finished
+    (or its checkpoint failed verification: then it is set aside with a warning)."""
+    before = copy.deepcopy(model.state_dict())
+    try:
+        state = load_checkpoint(ctx.checkpoint_dir, stage)
+        if state is None:
+            return None
+        model.load_state_dict(state["model"])
+        return {str(k): float(v) for k, v in state["summary"].items()}
+    except (CheckpointError, KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
+        model.load_state_dict(before)
+        discard_checkpoint(ctx.checkpoint_dir, stage, "bad")
+        warnings.warn(f"{ctx.phase}: the checkpoint of finished stage {stage} cannot be used "
+                      f"({str(err).splitlines()[0]}); the stage runs again", stacklevel=2)
+        return None
+
+
+def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict], None]:
+    def on_step(step: int, values: dict) -> None:
+        for key in LOGGED:
+            name = key if stage.model_index is not None else f"{key}.{stage.name}"
+            ctx.log_metric(name, values[key], step, stage.model_index)
+        done = stage.progress_offset + step + 1
+        share = stage.progress_share * done / max(1, stage.progress_total)
+        ctx.progress(share, f"{stage.name} step {step + 1}/{stage.steps}")
+    return on_step
+
+
+def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
+                make_batches: Callable[[], Callable], make_optimizer: Callable[[], object]) -> dict:
+    """Train ``model`` for ``stage``, or load it when a checkpoint says it is done.
+
+    Args:
+        ctx: the phase context (checkpoints, metrics, progress, stop requests).
+        stage: what to train and how it is named, seeded and shown.
+        model: the causal LM, trained in place.
+        make_batches: returns ``step -> (input_ids, labels)``; called only when training.
+        make_optimizer: returns the stage's fresh optimiser over ``model``.
+
+    Returns:
+        The stage's summary: ``train_loss``, the last step's loss (empty for 0 steps).
+
+    Raises:
+        StopRequested: a stop was requested; the stage's state is checkpointed.
+        DivergenceError: the loss kept diverging after every allowed rollback.
+    """
+    summary = load_finished(ctx, stage.name, model)
+    if summary is not None:
+        return summary
+    batch_at = make_batches()
+    optimizer = make_optimizer()
+    torch.manual_seed(stage.seed)
+    start = _resume(ctx, stage, model, optimizer)
+    guard = DivergenceGuard(model, optimizer, on_event=lambda e: warnings.warn(
+        f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
+        f"to step {e['restored_step']} with learning rates x{guard.lr_factor:g} "
+        f"(rollback {e['retry']})", stacklevel=2))
+    report = train_steps(model, optimizer, batch_at, stage.steps, start_step=start,
+                         warmup_steps=stage.warmup_steps, min_lr_ratio=stage.min_lr_ratio,
+                         device=ctx.device, should_stop=ctx.should_stop,
+                         on_step=_step_logger(ctx, stage), guard=guard)
+    if report.stopped:
+        save_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial",
+                        {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "step": report.completed, "rng": torch.get_rng_state()})
+        raise StopRequested(f"{ctx.phase} stopped in {stage.name} at step "
+                            f"{report.completed}/{stage.steps}")
+    summary = {"train_loss": report.losses[-1]} if report.losses else {}
+    save_checkpoint(ctx.checkpoint_dir, stage.name, {"model": model.state_dict(),
+                                                     "summary": summary})
+    remove_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial")
+    return summary
