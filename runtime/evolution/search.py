@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.evolution.checkpoint import load_state, save_state
+from runtime.evolution.checkpoint import discard_state, load_state, save_state
 from runtime.evolution.diversity import DIVERSITY_FLOOR, member_diversity
 from runtime.evolution.genome import Genome, input_genome
 from runtime.evolution.operators import crossover, elites, mutate, tournament
@@ -244,8 +244,13 @@ class EvolutionSearch:
         state = load_state(self.checkpoint_dir)
         if state is None:
             return 0
-        self.cache = {k: Measurement.from_json(m) for k, m in state["cache"].items()}
-        self.population = [Candidate.from_json(c) for c in state["population"]]
-        self.parents = [Candidate.from_json(c) for c in state["parents"]]
-        self.best = Candidate.from_json(state["best"])
-        return int(state["generation"]) + 1
+        try:
+            self.cache = {k: Measurement.from_json(m) for k, m in state["cache"].items()}
+            self.population = [Candidate.from_json(c) for c in state["population"]]
+            self.parents = [Candidate.from_json(c) for c in state["parents"]]
+            self.best = Candidate.from_json(state["best"])
+            return int(state["generation"]) + 1
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            discard_state(self.checkpoint_dir, f"malformed state: {err!r}")
+            self.cache, self.population, self.parents, self.best = {}, [], [], None
+            return 0

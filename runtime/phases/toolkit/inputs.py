@@ -4,7 +4,7 @@ An input is a directory: an artifact a phase wrote, or a user's ``dir:`` model. 
 directory loads through ``transformers``' ``from_pretrained`` after ``import runtime.nn``
 (which registers the Cognate model with the Auto classes), from local files only, from
 safetensors only, never with remote code. A phase that stores weights in a form of its
-own plugs it into the same call (see docs/runtime.md, "Model formats").
+own plugs it into the same call (``runtime.formats``; docs/runtime.md, "Model formats").
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def load_model(path: Path, device: str):
     """The causal LM in ``path``, on ``device``, in eval mode."""
     from transformers import AutoModelForCausalLM
 
+    import runtime.formats  # noqa: F401  (registers the stored forms phases write)
     import runtime.nn  # noqa: F401  (registers the Cognate model with the Auto classes)
 
     return AutoModelForCausalLM.from_pretrained(path, **LOAD_OPTIONS).to(device).eval()

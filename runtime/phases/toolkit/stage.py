@@ -12,7 +12,7 @@ A kernel trains in named stages (cognate: ``pretrain``, ``specialist0`` …). Fo
 4. a stop request saves ``<stage>.partial`` and raises ``StopRequested``; a finished
    stage saves ``<stage>`` and drops the partial one.
 
-Checkpoints are ``runtime.phases.toolkit.checkpoint`` files (safetensors + JSON, hash-
+Checkpoints are ``runtime.checkpoints`` files (safetensors + JSON, hash-
 verified). One that fails verification, or no longer fits the model or its optimiser
 (written by other code), is set aside with a warning and the stage starts again: a bad
 checkpoint costs time, never a wrong result.
@@ -27,14 +27,14 @@ from dataclasses import dataclass
 
 import torch
 
-from runtime.kernels import PhaseContext, StopRequested
-from runtime.phases.toolkit.checkpoint import (
+from runtime.checkpoints import (
     CheckpointError,
     discard_checkpoint,
     load_checkpoint,
     remove_checkpoint,
     save_checkpoint,
 )
+from runtime.kernels import PhaseContext, StopRequested
 from runtime.training import train_steps
 from runtime.utils.divergence import DivergenceGuard
 

@@ -5,15 +5,15 @@ import threading
 import pytest
 import torch
 
-from runtime.kernels import PhaseContext, StopRequested
-from runtime.nn import TrmTitansMagForCausalLM, preset_config
-from runtime.optim import MuGrokfast
-from runtime.phases.toolkit.checkpoint import (
+from runtime.checkpoints import (
     CheckpointError,
     load_checkpoint,
     manifest_path,
     save_checkpoint,
 )
+from runtime.kernels import PhaseContext, StopRequested
+from runtime.nn import TrmTitansMagForCausalLM, preset_config
+from runtime.optim import MuGrokfast
 from runtime.phases.toolkit.stage import TrainingStage, train_stage
 
 

@@ -1,0 +1,20 @@
+"""Stored model forms beyond plain safetensors weights, one module per form.
+
+A phase that stores a model in a form of its own (BitNet's packed ternary codes, phase 8's
+compressed forms) writes a normal Hugging Face directory whose ``config.json`` carries a
+``quantization_config`` naming the form (``quant_method``). Each form's module registers
+that name with transformers' quantizer registry: before the weights load, its quantizer
+swaps the named ``nn.Linear`` modules for modules that hold the stored tensors. So one
+call, ``AutoModelForCausalLM.from_pretrained(path)``, loads every form, in every later
+phase (``runtime.phases.toolkit.inputs``) and in a user's own code after
+``import runtime.formats`` (``import runtime.nn`` does it too).
+
+Adding a form is one module here, imported below: a ``QuantizationConfigMixin``, an
+``HfQuantizer`` and a save function, registered under a ``forge_*`` name.
+"""
+
+from runtime.formats import ternary  # noqa: F401  (registers ``forge_ternary``)
+
+FORMATS = (ternary.NAME,)  # the forms this build loads
+
+__all__ = ["FORMATS", "ternary"]
