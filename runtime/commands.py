@@ -19,7 +19,8 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 2) -> int:
-    _console(stderr=True).print(f"error: {message}", markup=False)
+    # soft_wrap: one line whatever the width (rich would wrap at 80 columns off a terminal)
+    _console(stderr=True).print(f"error: {message}", markup=False, soft_wrap=True)
     return code
 
 
@@ -49,7 +50,7 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
     if result.status == "refused":
         return _refuse(result.message, json_events)
     if result.exit_code and not json_events:
-        _console(stderr=True).print(result.message, markup=False)
+        _console(stderr=True).print(result.message, markup=False, soft_wrap=True)
     return result.exit_code if result.exit_code != EXIT_REFUSED else EXIT_REFUSED
 
 

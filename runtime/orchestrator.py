@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgelang.plan import EXTERNAL_PREFIX, GateSpec, Plan, Step
+from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactError, ArtifactStore, check_no_pickle
 from runtime.events import ConsoleReporter, EventBus, json_lines, registry_recorder
 from runtime.gates import GateVerdict, evaluate_gate
 from runtime.kernels import KERNELS, InputModel, KernelRegistry, StopRequested
 from runtime.lock import WorkspaceLock
-from runtime.phase_runner import StepRun, checkpoint_dir, execute, gate_envs
+from runtime.phase_runner import StepRun, checkpoint_dir, execute, gate_envs, inside_workspace
 from runtime.plan_loading import PipelineError, load_plan, select_steps, validated_params
 from runtime.registry import ModelRegistry, workspace_path
 from runtime.tracking import Tracker
@@ -113,7 +114,7 @@ class PipelineOrchestrator:
             raise RuntimeError("use PipelineOrchestrator as a context manager: "
                                "`with PipelineOrchestrator(config) as pipeline: ...`")
         try:
-            plan = load_plan(self.config, self.overrides)
+            plan = load_plan(self.config, self.overrides, self.kernels.names())
             steps, forced = select_steps(plan, self.only, self.from_, self.force)
             prepared = self._prepare(plan, steps)
         except PipelineError as e:
@@ -126,7 +127,7 @@ class PipelineOrchestrator:
         Raises:
             PipelineError: unknown step, or the run was refused.
         """
-        plan = load_plan(self.config, self.overrides)
+        plan = load_plan(self.config, self.overrides, self.kernels.names())
         name = plan.steps[n - 1].name if isinstance(n, int) else n
         self.only, self.from_ = (name,), None
         result = self.run_full_pipeline()
@@ -137,6 +138,7 @@ class PipelineOrchestrator:
     # ------------------------------------------------------------ preparation
     def _prepare(self, plan: Plan, steps: list[Step]) -> dict:
         """Everything checked before anything runs: kernels, device, params, staleness."""
+        _check_plan(plan)
         missing = self.kernels.missing([s.kind for s in steps])
         if missing:
             have = ", ".join(self.kernels.names()) or "none yet"
@@ -154,14 +156,20 @@ class PipelineOrchestrator:
             raise PipelineError(str(e)) from None
         configure_threads(device)
         params = {s.name: validated_params(self.kernels.get(s.kind), s) for s in steps}
+        self._check_inputs(plan, steps)
+        return {"device": str(device), "params": params}
+
+    def _check_inputs(self, plan: Plan, steps: list[Step]) -> None:
+        """Every input is a phase run now or completed before, or a safe model directory."""
         names = {s.name for s in steps}
         for s in steps:
             for dep in s.inputs:
-                if not dep.startswith(EXTERNAL_PREFIX) and dep not in names and \
+                if dep.startswith(EXTERNAL_PREFIX):
+                    _check_external(dep)
+                elif dep not in names and \
                         self.registry.completed_phase(plan.step(dep).cache_key) is None:
                     raise PipelineError(f"phase `{s.name}` needs the models of `{dep}`, which "
                                         "has not completed in this workspace; run it too")
-        return {"device": str(device), "params": params}
 
     # ------------------------------------------------------------ the run
     def _run(self, plan: Plan, steps: list[Step], forced: set[str], prepared: dict) -> RunResult:
@@ -301,7 +309,7 @@ class PipelineOrchestrator:
             return PhaseOutcome(step.name, "failed", prid, error=detail)
         self.registry.complete_phase_run(prid, new, metrics, meter.peak_memory_bytes,
                                          meter.seconds, input_metrics)
-        _remove_tree(checkpoint_dir(self.workspace, step.cache_key))
+        _remove_tree(checkpoint_dir(self.workspace, step.cache_key), self.workspace)
         models = self.registry.phase_models(prid)
         tracker.log(step.name, metrics)
         for m in models:
@@ -360,9 +368,36 @@ def _judge(gate: GateSpec, outcome: PhaseOutcome) -> GateVerdict:
     return verdict
 
 
-def _remove_tree(path: Path) -> None:
+def _check_plan(plan: Plan) -> None:
+    """A plan with phases whose cache keys are sha256 hex (a Plan given in Python, too)."""
+    if not plan.steps:
+        raise PipelineError("the plan has no phases, so there is nothing to apply; add a "
+                            "`phase` block to the recipe")
+    for s in plan.steps:
+        if not is_cache_key(s.cache_key):
+            raise PipelineError(f"phase `{s.name}`: its cache key is not 64 lowercase hex "
+                                "digits; plan the recipe again")
+
+
+def _check_external(dep: str) -> None:
+    """A ``dir:PATH`` input must be a directory without pickle files (it is only read)."""
+    path = Path(dep[len(EXTERNAL_PREFIX):]).expanduser()
+    if not path.is_dir():
+        raise PipelineError(f"input model directory {path} does not exist")
+    try:
+        check_no_pickle(path)
+    except ArtifactError as e:
+        raise PipelineError(str(e)) from None
+
+
+def _remove_tree(path: Path, workspace: Path) -> None:
+    """Remove a directory of the workspace; anything else is refused (a bug, or a symlink
+    planted in the workspace)."""
     import shutil
 
+    if not inside_workspace(workspace, path):
+        raise ValueError(f"refusing to remove {path}: it is not inside the workspace "
+                         f"{workspace}")
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactStore, directory_bytes, safetensors_params
 from runtime.device import seed_everything
 from runtime.kernels import InputModel, ModelOutput, PhaseContext, PhaseResult
@@ -47,8 +48,26 @@ class StepRun:
 
 
 def checkpoint_dir(workspace: Path, cache_key: str) -> Path:
-    """Where a step keeps its in-phase checkpoints: keyed by what determines its result."""
-    return workspace / "checkpoints" / cache_key
+    """Where a step keeps its in-phase checkpoints: keyed by what determines its result.
+
+    Raises:
+        ValueError: ``cache_key`` is not 64 lowercase hex digits, or the directory would
+            lie outside the workspace (a symlink in it): no other path is ever made.
+    """
+    if not is_cache_key(cache_key):
+        raise ValueError(f"refusing a checkpoint directory for cache key {cache_key!r:.80}: "
+                         "a cache key is 64 lowercase hex digits")
+    path = Path(workspace) / "checkpoints" / cache_key
+    if not inside_workspace(workspace, path):
+        raise ValueError(f"refusing checkpoint directory {path}: it resolves outside the "
+                         f"workspace {workspace}")
+    return path
+
+
+def inside_workspace(workspace: Path, path: Path) -> bool:
+    """Whether ``path``, symlinks resolved, lies strictly inside ``workspace``."""
+    root, target = Path(workspace).resolve(), Path(path).resolve()
+    return target != root and target.is_relative_to(root)
 
 
 InputMetric = tuple[int, str, float]  # (input model's registry id, name, value)

@@ -7,21 +7,28 @@ from pathlib import Path
 
 from forgelang.diagnostics import did_you_mean
 from forgelang.plan import EXTERNAL_PREFIX, Plan, Step
+from forgelang.plan_schema import HINT, PlanSchemaError, field_problems, one_line, validate_plan
 
 
 class PipelineError(RuntimeError):
     """The apply is refused before anything runs; the message says why and what to do."""
 
 
-def load_plan(config, overrides=()) -> Plan:
+MAX_PLAN_BYTES = 16 * 2**20  # a saved plan is kilobytes; a bigger file is not one
+
+
+def load_plan(config, overrides=(), kinds=()) -> Plan:
     """A ``Plan`` from a Plan, a plan dict, a saved plan ``.json`` or a ``.forge`` recipe.
 
-    A saved plan runs exactly as planned, so ``--set`` overrides are refused for it.
+    A plan dict or a saved plan is untrusted input: it is validated completely
+    (``forgelang.plan_schema``) before ``Plan.from_json`` sees it. ``kinds`` are phase
+    kinds known besides forgelang's (the kernels registered for this apply). A saved
+    plan runs exactly as planned, so ``--set`` overrides are refused for it.
     """
     if isinstance(config, Plan):
         return config
     if isinstance(config, dict):
-        return _from_json(config, "the plan")
+        return _from_json(config, "the plan", kinds)
     path = Path(config)
     if not path.is_file():
         raise PipelineError(f"no such recipe or plan file: {path}")
@@ -29,19 +36,30 @@ def load_plan(config, overrides=()) -> Plan:
         if overrides:
             raise PipelineError("--set cannot change a saved plan (it runs exactly as "
                                 "planned); apply the recipe instead, or plan it again")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise PipelineError(f"{path} is not a plan JSON file: {e}") from None
-        return _from_json(data, str(path))
+        return _from_json(_read_json(path), str(path), kinds)
     return _compile(path, list(overrides))
 
 
-def _from_json(data: dict, what: str) -> Plan:
+def _read_json(path: Path):
+    """The parsed JSON of a saved plan; any unreadable or malformed file is refused."""
     try:
-        return Plan.from_json(data)
-    except (KeyError, TypeError, ValueError) as e:
-        raise PipelineError(f"{what} is not a valid plan: {e}") from None
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PipelineError(f"{path} is {size:,} bytes, too big to be a saved plan; "
+                                f"{HINT}")
+        return json.loads(path.read_bytes())
+    except OSError as e:
+        raise PipelineError(f"cannot read {path}: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, over-long numbers, nesting
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise PipelineError(f"{path} is not a plan JSON file: {detail}; {HINT}") from None
+
+
+def _from_json(data, what: str, kinds) -> Plan:
+    try:
+        return Plan.from_json(validate_plan(data, what, kinds))
+    except PlanSchemaError as e:
+        raise PipelineError(str(e)) from None
 
 
 def _compile(path: Path, overrides: list[str]) -> Plan:
@@ -116,8 +134,9 @@ def validated_params(kernel, step: Step):
     try:
         return model.model_validate(step.params)
     except ValidationError as e:
-        raise PipelineError(f"phase `{step.name}` ({step.kind}): invalid params in the plan: "
-                            f"{e}") from None
+        problems = field_problems(e, ("params",))
+        raise PipelineError(one_line(f"phase `{step.name}` ({step.kind}): invalid params in "
+                                     "the plan", problems, "plan the recipe again")) from None
 
 
 def _kind_params(kind: str):
