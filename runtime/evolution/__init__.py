@@ -4,7 +4,6 @@ from runtime.evolution.diversity import (
     DIVERSITY_FLOOR,
     member_diversity,
     prediction_distance,
-    prediction_diversity,
 )
 from runtime.evolution.genome import INPUT, Genome, input_genome
 from runtime.evolution.search import (
@@ -19,4 +18,4 @@ from runtime.evolution.space import GenomeSpace
 
 __all__ = ["DIVERSITY_FLOOR", "INPUT", "Candidate", "EvolutionSearch", "Genome", "GenomeSpace",
            "Measurement", "SearchResult", "SearchSettings", "generation_rng", "input_genome",
-           "member_diversity", "prediction_distance", "prediction_diversity"]
+           "member_diversity", "prediction_distance"]

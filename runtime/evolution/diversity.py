@@ -32,17 +32,3 @@ def member_diversity(predictions: Sequence[Sequence[str]]) -> list[float]:
         others = [prediction_distance(predictions[i], predictions[j]) for j in range(n) if j != i]
         out.append(sum(others) / len(others) if others else 0.0)
     return out
-
-
-def prediction_diversity(predictions: Sequence[Sequence[str]]) -> float:
-    """A population's behavioural diversity: the mean of its members' ``member_diversity``.
-
-    Args:
-        predictions: Each member's greedy predictions on the same held-out examples, in order.
-
-    Returns:
-        0.0 when every member answers alike (or there is at most one member), up to 1.0
-        when every pair differs on every example.
-    """
-    values = member_diversity(predictions)
-    return sum(values) / len(values) if values else 0.0

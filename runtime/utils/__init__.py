@@ -1,7 +1,7 @@
 """Model-size-agnostic utilities from the design.
 
 ``size`` and ``batch`` are torch-free and re-exported here; ``divergence`` and
-``diversity`` need torch and are imported from their modules.
+``allocator`` are imported from their modules (``divergence`` needs torch).
 """
 
 from runtime.utils.batch import adaptive_batch_size
