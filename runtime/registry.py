@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime.registry_errors import RegistryError
 from runtime.registry_queries import RegistryQueries
 from runtime.registry_schema import migrate
 from runtime.utils.size import size_category
@@ -28,10 +29,6 @@ from runtime.utils.size import size_category
 REGISTRY_FILE = "registry.db"
 BUSY_TIMEOUT_S = 30.0  # a writer holds the lock for milliseconds; 30 s only covers slow disks
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
-
-
-class RegistryError(RuntimeError):
-    """A registry request that cannot be answered (unknown run, model, workspace)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from runtime.registry_errors import RegistryError
+
 
 class RegistryQueries:
     """Mixin of read queries over ``self._read`` (see ``ModelRegistry``)."""
@@ -39,8 +41,6 @@ class RegistryQueries:
 
     def show(self, run_id: str | None = None) -> dict:
         """One run with its phases, estimates vs measured figures, metrics, models, gates."""
-        from runtime.registry import RegistryError
-
         with self._snapshot():
             run_id = run_id or self.latest_run_id()
             run = self._read("SELECT * FROM runs WHERE id = ?", (run_id,)) if run_id else []
@@ -117,8 +117,6 @@ class RegistryQueries:
 
     def find_model(self, ref: str | int) -> sqlite3.Row:
         """A model by registry id or by (a unique prefix of) its sha256."""
-        from runtime.registry import RegistryError
-
         text = str(ref).strip()
         if text.isdigit():
             rows = self._read("SELECT * FROM models WHERE id = ?", (int(text),))
