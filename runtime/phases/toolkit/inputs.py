@@ -37,9 +37,10 @@ def load_tokenizer(path: Path, required: bool = True):
     """
     from transformers import AutoTokenizer
 
-    options = {k: v for k, v in LOAD_OPTIONS.items() if k != "use_safetensors"}
-    try:
-        return AutoTokenizer.from_pretrained(path, **options)
+    if not Path(path).is_dir():  # a directory only: a bare name would be looked up on a hub
+        raise ValueError(f"{path} is not a model directory")
+    try:  # load options would be written into a re-saved tokenizer_config.json: none given
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except (OSError, ValueError, TypeError) as err:
         if required:
             raise ValueError(f"{path} has no tokenizer that loads ({err}); save one beside "
