@@ -95,10 +95,13 @@ def optimizer_for(model, params: CognateParams):
     return MuGrokfast.from_config(model, params.optimizer.model_dump())
 
 
-def _train_stage(ctx: PhaseContext, setup: CognateSetup, stage: str, model, role: str | None,
-                 steps: int, offset: int, index: int | None, data_stage: str | None = None) -> dict:
+def _train_stage(ctx: PhaseContext, setup: CognateSetup, model, *, stage: str,
+                 role: str | None, steps: int, offset: int, index: int | None = None,
+                 data_stage: str | None = None) -> dict:
     """Train ``model`` for one stage on ``role``'s mix (a toolkit ``TrainingStage``).
 
+    ``offset`` is how many of the phase's training steps come before this stage (for
+    progress); ``index`` the output model it trains (None: a stage-level model).
     ``data_stage`` names the stage whose batches and seed to reuse (default: its own), so
     the independent model is trained exactly like the specialist it is compared with.
     """
@@ -118,10 +121,10 @@ def _independent_model(ctx: PhaseContext, setup: CognateSetup):
     p = setup.params
     model = _new_model(setup, stage_seed(ctx.seed, "independent_init"), ctx.device)
     offset = p.pretrain_steps + p.models * p.steps
-    _train_stage(ctx, setup, "independent_pretrain", model, GENERAL, p.pretrain_steps,
-                 offset, None, data_stage=PRETRAIN)
-    _train_stage(ctx, setup, "independent1", model, p.roles[1], p.steps,
-                 offset + p.pretrain_steps, None, data_stage="specialist1")
+    _train_stage(ctx, setup, model, stage="independent_pretrain", role=GENERAL,
+                 steps=p.pretrain_steps, offset=offset, data_stage=PRETRAIN)
+    _train_stage(ctx, setup, model, stage="independent1", role=p.roles[1], steps=p.steps,
+                 offset=offset + p.pretrain_steps, data_stage="specialist1")
     return model
 
 
@@ -153,13 +156,14 @@ class CognateKernel:
         params = params if isinstance(params, CognateParams) else CognateParams.model_validate(params)
         setup = _setup(ctx, params)
         shared = _new_model(setup, stage_seed(ctx.seed, "init"), ctx.device)
-        pre = _train_stage(ctx, setup, PRETRAIN, shared, GENERAL, params.pretrain_steps, 0, None)
+        pre = _train_stage(ctx, setup, shared, stage=PRETRAIN, role=GENERAL,
+                           steps=params.pretrain_steps, offset=0)
         specialists, summaries = [], []
         for i, role in enumerate(params.roles):
             model = copy.deepcopy(shared)
             offset = params.pretrain_steps + i * params.steps
-            summaries.append(_train_stage(ctx, setup, f"specialist{i}", model, role,
-                                          params.steps, offset, i))
+            summaries.append(_train_stage(ctx, setup, model, stage=f"specialist{i}", role=role,
+                                          steps=params.steps, offset=offset, index=i))
             specialists.append(model)
         independent = _independent_model(ctx, setup) if wants_merge_check(params) else None
         ctx.progress(0.9, "evaluating on held-out examples")

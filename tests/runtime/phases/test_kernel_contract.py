@@ -144,3 +144,17 @@ def test_modules_a_kernel_imports_while_running_are_in_its_fingerprint(recorded)
                          and not module_index()[m].endswith("__init__.py")
                          and module_index()[m] not in closure)
         assert not missing, f"{kind} ran code its cache key does not cover: {missing}"
+
+
+def test_no_phase_package_imports_another_phase_package():
+    import re
+
+    phases = REPO / "runtime" / "phases"
+    kinds = [p.name for p in phases.iterdir() if (p / "__init__.py").exists() and p.name != "toolkit"]
+    for kind in kinds:
+        others = "|".join(k for k in kinds if k != kind)
+        pattern = re.compile(rf"runtime\.phases\.({others})\b")
+        for path in (phases / kind).rglob("*.py"):
+            assert not pattern.search(path.read_text()), (
+                f"{path.relative_to(REPO)} imports another phase's package; what two phases "
+                "share belongs in runtime/phases/toolkit")

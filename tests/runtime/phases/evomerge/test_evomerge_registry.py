@@ -18,7 +18,7 @@ from runtime.phase_runner import StepRun, execute
 from runtime.registry import ModelRegistry, NewModel
 from runtime.registry_schema import MIGRATIONS, SCHEMA_VERSION, _statements
 
-STEP = {"name": "evomerge", "kind": "evomerge", "cache_key": "k" * 64, "params": {}, "seed": 1,
+STEP = {"name": "evomerge", "kind": "evomerge", "cache_key": "e" * 64, "params": {}, "seed": 1,
         "estimate": {}}
 
 
