@@ -82,10 +82,6 @@ def _runtime_commands(sub) -> None:
     _workspace(p)
 
 
-def resolve_workspace(arg: Path | None) -> Path:
-    return arg or Path(os.environ.get("FORGE_WORKSPACE") or ".forge")
-
-
 # Commands that only read recipes. They run without pydantic plugins: finding plugins
 # reads the metadata of every installed distribution (~8 ms of a cold `forge plan` with
 # the ~160 distributions of the dev environment), and plugins (validation observers)
@@ -110,7 +106,7 @@ def _without_pydantic_plugins(active: bool):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from forgelang import commands
+    from forgelang import commands  # after parsing: `forge --help` needs none of it
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:

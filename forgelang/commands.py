@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-from forgelang.cli import resolve_workspace
 from forgelang.render import paint, render_plan, use_color
+
+
+def resolve_workspace(arg: Path | None) -> Path:
+    """``--workspace DIR``, else ``$FORGE_WORKSPACE``, else ``./.forge``."""
+    return arg or Path(os.environ.get("FORGE_WORKSPACE") or ".forge")
 
 
 def _print_diagnostics(diags, stream=sys.stderr) -> None:

@@ -65,7 +65,7 @@ def module_file(name: str) -> str | None:
 
 
 @cache
-def _named_modules(path: str) -> frozenset[str]:
+def named_modules(path: str) -> frozenset[str]:
     """Every runtime/forgelang module the file ``path`` names: ``from m import a`` names
     ``m.a`` when that is a submodule, else ``m`` (whose ``__init__`` defines ``a``)."""
     with open(path, encoding="utf-8") as f:
@@ -90,7 +90,7 @@ def code_closure(start: list[str]) -> list[str]:
         if path in seen:
             continue
         seen.add(path)
-        todo.extend(module_file(name) for name in _named_modules(path))
+        todo.extend(module_file(name) for name in named_modules(path))
     return sorted(seen)
 
 
