@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 
+from runtime.faults import FAULTS, describe_fault, workspace_problem
 from runtime.registry import ModelRegistry, RegistryError, workspace_path
+from runtime.registry_schema import SchemaError
 
 
 def _console(stderr: bool = False):
@@ -34,19 +36,27 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
 
     Returns:
         0 when every phase completed or was cached and no stop gate failed; 1 when a
-        phase or a stop gate failed; 2 when the apply was refused before running
-        (missing kernel, stale plan, workspace locked, bad input); 130 when interrupted.
+        phase or a stop gate failed, or the disk or registry failed during the run; 2
+        when the apply was refused before running (missing kernel, stale plan, workspace
+        locked, bad input, a corrupt registry, an unwritable workspace); 130 when
+        interrupted.
     """
     from runtime.lock import LockHeldError
     from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator
 
     output = "json" if json_events else "console"
+    ws = workspace_path(workspace)
+    problem = workspace_problem(ws)
+    if problem:
+        return _refuse(problem, json_events)
     try:
-        with PipelineOrchestrator(target, workspace, overrides, only, from_, force,
+        with PipelineOrchestrator(target, ws, overrides, only, from_, force,
                                   output=output) as pipeline:
             result = pipeline.run_full_pipeline()
-    except LockHeldError as e:
+    except (LockHeldError, RegistryError, SchemaError) as e:
         return _refuse(str(e), json_events)
+    except FAULTS as e:  # before the run started: nothing ran
+        return _refuse(describe_fault(e, ws), json_events)
     if result.status == "refused":
         return _refuse(result.message, json_events)
     if result.exit_code and not json_events:
@@ -62,7 +72,11 @@ def _refuse(message: str, json_events: bool) -> int:
 
 
 def _open(workspace) -> ModelRegistry:
-    return ModelRegistry(workspace_path(workspace), create=False)
+    ws = workspace_path(workspace)
+    problem = workspace_problem(ws)
+    if problem:
+        raise RegistryError(problem)
+    return ModelRegistry(ws, create=False)
 
 
 def _fetch(workspace, query, as_json: bool) -> tuple[object, int | None]:
@@ -74,8 +88,10 @@ def _fetch(workspace, query, as_json: bool) -> tuple[object, int | None]:
     try:
         with _open(workspace) as registry:
             data = query(registry)
-    except RegistryError as e:
+    except (RegistryError, SchemaError) as e:
         return None, _fail(str(e))
+    except FAULTS as e:
+        return None, _fail(describe_fault(e, workspace_path(workspace)))
     if as_json:
         _print_json(data)
         return None, 0

@@ -20,6 +20,7 @@ from forgelang.plan import EXTERNAL_PREFIX, GateSpec, Plan, Step
 from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactError, ArtifactStore, check_no_pickle
 from runtime.events import ConsoleReporter, EventBus, json_lines, registry_recorder
+from runtime.faults import FAULTS, describe_fault, disk_fault
 from runtime.gates import GateVerdict, evaluate_gate
 from runtime.kernels import KERNELS, InputModel, KernelRegistry, StopRequested
 from runtime.lock import WorkspaceLock
@@ -80,6 +81,7 @@ class PipelineOrchestrator:
         self.output = output
         self.stop_event = threading.Event()
         self.registry: ModelRegistry | None = None
+        self._recorder = None  # the bus listener writing to the registry
         self._lock = WorkspaceLock(self.workspace)
 
     def __enter__(self) -> PipelineOrchestrator:
@@ -177,12 +179,29 @@ class PipelineOrchestrator:
         run_dir = self.workspace / "runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         self.registry.create_session(run_id, plan.to_json(), plan.recipe)
-        bus = self._bus(run_id, run_dir)
-        tracker = Tracker(plan.tracking, run_dir, lambda m: bus.emit("warning", message=m))
-        tracker.start(run_id, plan.to_json())
         result = RunResult(run_id, "running", EXIT_OK)
-        bus.emit("run_started", recipe=plan.recipe, steps=[s.name for s in steps],
-                 device=prepared["device"])
+        bus, tracker = EventBus(run_id), None
+        try:
+            bus = self._bus(run_id, run_dir)
+            tracker = Tracker(plan.tracking, run_dir, lambda m: bus.emit("warning", message=m))
+            tracker.start(run_id, plan.to_json())
+            bus.emit("run_started", recipe=plan.recipe, steps=[s.name for s in steps],
+                     device=prepared["device"])
+            self._run_interruptible(plan, steps, forced, prepared, bus, tracker, result)
+            self.registry.finish_session(run_id, result.status, result.message or None)
+            bus.emit("run_finished", status=result.status, message=result.message,
+                     exit_code=result.exit_code)
+        except FAULTS as e:  # the disk or the registry failed under the run
+            result.status, result.exit_code = "failed", EXIT_FAILED
+            result.message = describe_fault(e, self.workspace)
+            self._abort(bus, result)
+        finally:
+            if tracker is not None:
+                tracker.finish(result.exit_code)
+        return result
+
+    def _run_interruptible(self, plan, steps, forced, prepared, bus, tracker, result) -> None:
+        """Run the steps; Ctrl-C or a stop request ends the run as interrupted."""
         previous = self._install_sigterm()
         try:
             self._run_steps(plan, steps, forced, prepared, bus, tracker, result)
@@ -195,15 +214,25 @@ class PipelineOrchestrator:
             self._restore_sigterm(previous)
         if result.status == "running":
             result.status = "completed"
-        self.registry.finish_session(run_id, result.status, result.message or None)
-        bus.emit("run_finished", status=result.status, message=result.message,
-                 exit_code=result.exit_code)
-        tracker.finish(result.exit_code)
-        return result
+
+    def _abort(self, bus: EventBus, result: RunResult) -> None:
+        """After a fault: close the run and its running phases as failed while the registry
+        still takes a write (else the next apply marks them interrupted); tell listeners."""
+        try:
+            self.registry.abort_run(result.run_id, "failed", result.message)
+        except FAULTS:
+            pass
+        bus.listeners = [f for f in bus.listeners if f is not self._recorder]
+        try:
+            bus.emit("run_finished", status=result.status, message=result.message,
+                     exit_code=result.exit_code)
+        except FAULTS:
+            pass
 
     def _bus(self, run_id: str, run_dir: Path) -> EventBus:
         bus = EventBus(run_id)
-        bus.subscribe(registry_recorder(self.registry))
+        self._recorder = registry_recorder(self.registry)
+        bus.subscribe(self._recorder)
         log = open(run_dir / "events.jsonl", "a", buffering=1)  # noqa: SIM115 (closed by GC)
         bus.subscribe(json_lines(log))
         if self.output == "json":
@@ -303,7 +332,8 @@ class PipelineOrchestrator:
             bus.emit("phase_failed", step.name, status="interrupted", error="stopped by the user")
             raise RunInterrupted() from None
         except Exception as e:  # a kernel bug or bad input: record it, stop the run cleanly
-            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            detail = disk_fault(e, self.workspace) or \
+                "".join(traceback.format_exception_only(type(e), e)).strip()
             self.registry.end_phase_run(prid, "failed", traceback.format_exc())
             bus.emit("phase_failed", step.name, status="failed", error=detail)
             return PhaseOutcome(step.name, "failed", prid, error=detail)

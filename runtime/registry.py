@@ -116,10 +116,17 @@ class ModelRegistry(RegistryQueries):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")  # a full disk may fail here: roll back too
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised says more than this one
 
     def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -237,6 +244,17 @@ class ModelRegistry(RegistryQueries):
             c.execute("UPDATE phase_runs SET status = ?, error = ?, peak_memory_bytes = ?, "
                       "seconds = ?, finished_at = ? WHERE id = ?",
                       (status, error, peak_memory_bytes, seconds, time.time(), phase_run_id))
+
+    def abort_run(self, run_id: str, status: str, message: str) -> None:
+        """Close a run and its phase runs still 'running' in one write (after a fault)."""
+        if status not in ("failed", "interrupted"):
+            raise ValueError(f"an aborted run is failed or interrupted, not {status!r}")
+        now = time.time()
+        with self._write() as c:
+            c.execute("UPDATE phase_runs SET status = ?, error = ?, finished_at = ? "
+                      "WHERE run_id = ? AND status = 'running'", (status, message, now, run_id))
+            c.execute("UPDATE runs SET status = ?, message = ?, updated_at = ?, finished_at = ? "
+                      "WHERE id = ?", (status, message, now, now, run_id))
 
     def close_dead_phase_runs(self) -> int:
         """Mark phase runs left 'running' by a dead apply as interrupted; returns how many.
