@@ -8,6 +8,7 @@ moment loses at most the phase in flight: the next apply resumes from there.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -208,8 +209,7 @@ class PipelineOrchestrator:
         except (KeyboardInterrupt, RunInterrupted):
             result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED
             result.message = ("interrupted; the completed phases are kept. Resume with the "
-                              f"same command: forge apply {_target(self.config)} --workspace "
-                              f"{self.workspace}")
+                              f"same command: {self.command()}")
         finally:
             self._restore_sigterm(previous)
         if result.status == "running":
@@ -368,6 +368,21 @@ class PipelineOrchestrator:
                 result.message = (f"gate `{gate.expression}` after phase `{step.name}` failed: "
                                   f"{verdict.message}")
         return ok
+
+    def command(self) -> str:
+        """The ``forge apply`` command line of this apply, shell-quoted (to resume it)."""
+        argv = ["forge", "apply", _target(self.config), "--workspace", str(self.workspace)]
+        for override in self.overrides:
+            argv += ["--set", override]
+        if self.only:
+            argv += ["--only", ",".join(self.only)]
+        if self.from_:
+            argv += ["--from", self.from_]
+        if self.force:
+            argv += ["--force", ",".join(self.force)]
+        if self.output == "json":
+            argv.append("--json")
+        return shlex.join(argv)
 
     def _install_sigterm(self):
         """First SIGTERM asks kernels to checkpoint and stop; a second one interrupts."""
