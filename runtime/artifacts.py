@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import uuid
@@ -22,6 +23,7 @@ ARTIFACTS_DIR = "artifacts"
 # Files that would need pickle to load; we never read them.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ArtifactError(RuntimeError):
@@ -112,7 +114,16 @@ class ArtifactStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha: str) -> Path:
-        """Where the artifact ``sha`` lives (it may not exist)."""
+        """Where the artifact ``sha`` lives (it may not exist).
+
+        Raises:
+            ArtifactError: ``sha`` is not 64 lowercase hex digits (e.g. a damaged registry
+                row): no other path is ever made.
+        """
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise ArtifactError(f"{str(sha)[:80]!r} is not an artifact address (64 lowercase "
+                                "hex digits); the registry entry is damaged, the next "
+                                "`forge apply` rebuilds the phase")
         return self.root / sha
 
     def temp_dir(self) -> Path:
@@ -179,6 +190,9 @@ class ArtifactStore:
         if not path.is_dir():
             raise ArtifactError(f"artifact {sha[:12]} is missing from {self.root}; the next "
                                 "`forge apply` rebuilds the phase that made it")
+        if path.is_symlink() or any(p.is_symlink() for p in path.rglob("*")):
+            raise ArtifactError(f"artifact {sha[:12]} holds a symbolic link, but an artifact "
+                                "is plain files; the next `forge apply` rebuilds it")
         actual = hash_directory(path)
         if actual != sha:
             raise ArtifactError(f"artifact {sha[:12]} is corrupt (its files now hash to "

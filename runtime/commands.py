@@ -12,6 +12,7 @@ import sys
 from runtime.faults import FAULTS, describe_fault, workspace_problem
 from runtime.registry import ModelRegistry, RegistryError, workspace_path
 from runtime.registry_schema import SchemaError
+from runtime.workspace_layout import WorkspaceError
 
 
 def _console(stderr: bool = False):
@@ -53,7 +54,7 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
         with PipelineOrchestrator(target, ws, overrides, only, from_, force,
                                   output=output) as pipeline:
             result = pipeline.run_full_pipeline()
-    except (LockHeldError, RegistryError, SchemaError) as e:
+    except (LockHeldError, RegistryError, SchemaError, WorkspaceError) as e:
         return _refuse(str(e), json_events)
     except FAULTS as e:  # before the run started: nothing ran
         return _refuse(describe_fault(e, ws), json_events)

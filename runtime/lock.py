@@ -79,7 +79,8 @@ class WorkspaceLock:
     def acquire(self) -> WorkspaceLock:
         """Take the lock or raise ``LockHeldError`` naming the holder."""
         self.workspace.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a symlink planted as the lock must not make us rewrite its target
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -29,6 +29,7 @@ from runtime.phase_runner import StepRun, checkpoint_dir, execute, gate_envs, in
 from runtime.plan_loading import PipelineError, load_plan, select_steps, validated_params
 from runtime.registry import ModelRegistry, workspace_path
 from runtime.tracking import Tracker
+from runtime.workspace_layout import check_layout
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -86,6 +87,7 @@ class PipelineOrchestrator:
         self._lock = WorkspaceLock(self.workspace)
 
     def __enter__(self) -> PipelineOrchestrator:
+        check_layout(self.workspace)  # before the lock opens apply.lock
         self._lock.acquire()
         try:
             self.registry = ModelRegistry(self.workspace)

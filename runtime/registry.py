@@ -25,8 +25,10 @@ from runtime.registry_errors import RegistryError
 from runtime.registry_queries import RegistryQueries
 from runtime.registry_schema import migrate
 from runtime.utils.size import size_category
+from runtime.workspace_layout import symlink_message, symlinked_entry
 
 REGISTRY_FILE = "registry.db"
+REGISTRY_FILES = (REGISTRY_FILE, f"{REGISTRY_FILE}-wal", f"{REGISTRY_FILE}-shm")
 BUSY_TIMEOUT_S = 30.0  # a writer holds the lock for milliseconds; 30 s only covers slow disks
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
 
@@ -78,6 +80,9 @@ class ModelRegistry(RegistryQueries):
     def __init__(self, workspace: str | os.PathLike | None = None, create: bool = True):
         self.workspace = workspace_path(workspace)
         self.path = self.workspace / REGISTRY_FILE
+        link = symlinked_entry(self.workspace, REGISTRY_FILES)
+        if link is not None:  # sqlite would follow it and write or read another database
+            raise RegistryError(symlink_message(link))
         if not create and not self.path.exists():
             raise RegistryError(f"no registry at {self.path}: nothing has been applied "
                                 "in this workspace yet")
