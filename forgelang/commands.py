@@ -92,22 +92,35 @@ def cmd_plan(args) -> int:
 
 
 def _with_workspace_state(plan, workspace: Path):
-    """Mark steps cached / re-run from the workspace registry, if there is one."""
+    """Mark steps cached / re-run (with the reason) from the workspace registry, if any."""
     if not (workspace / "registry.db").is_file():
         return plan
     from runtime.registry import ModelRegistry  # torch-free by contract
 
     with ModelRegistry(workspace) as reg:
         done = reg.completed_cache_keys()
-        last = reg.latest_cache_keys_by_phase()
+        last = reg.latest_steps_by_phase()
         state = reg.fingerprint()
-    actions = {}
+    actions, reasons = {}, {}
     for s in plan.steps:
         if s.cache_key in done:
             actions[s.name] = "cached"
         elif s.name in last:
-            actions[s.name] = "rerun"
-    return plan.with_actions(actions, state)
+            actions[s.name], reasons[s.name] = "rerun", rerun_reason(s, last[s.name], reasons)
+    return plan.with_actions(actions, state, reasons)
+
+
+def rerun_reason(step, before: dict, upstream: dict[str, str]) -> str:
+    """Why ``step`` re-runs, against the step that last completed under its name."""
+    if before.get("kernel_version") != step.kernel_version:
+        return "kernel changed"
+    if before.get("params") != step.params:
+        return "params changed"
+    if before.get("seed") != step.seed:
+        return "seed changed"
+    if any(i in upstream for i in step.inputs):
+        return "inputs re-run"
+    return "inputs changed"
 
 
 def cmd_graph(args) -> int:

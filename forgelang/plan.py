@@ -50,9 +50,11 @@ class Step:
     cache_key: str
     estimate: Estimate
     action: str = "run"  # "run" (+), "cached" (=), "rerun" (~)
+    reason: str = ""  # why a "rerun" step re-runs, e.g. "kernel changed"
 
     def to_json(self) -> dict:
-        return {
+        extra = {"reason": self.reason} if self.reason else {}
+        return {**extra,
             "name": self.name,
             "kind": self.kind,
             "inputs": list(self.inputs),
@@ -70,7 +72,8 @@ class Step:
         notes = tuple(e.pop("notes", ()))
         est = Estimate(**e, notes=notes)
         return cls(d["name"], d["kind"], tuple(d["inputs"]), d["params"], d["seed"],
-                   d["kernel_version"], d["cache_key"], est, d.get("action", "run"))
+                   d["kernel_version"], d["cache_key"], est, d.get("action", "run"),
+                   d.get("reason", ""))
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,11 @@ class Plan:
             out.append(f"time {t['seconds']:,.0f} s exceeds budget {secs:,.0f} s")
         return out
 
-    def with_actions(self, actions: dict[str, str], state: str | None) -> Plan:
-        steps = tuple(replace(s, action=actions.get(s.name, s.action)) for s in self.steps)
+    def with_actions(self, actions: dict[str, str], state: str | None,
+                     reasons: dict[str, str] | None = None) -> Plan:
+        reasons = reasons or {}
+        steps = tuple(replace(s, action=actions.get(s.name, s.action),
+                              reason=reasons.get(s.name, s.reason)) for s in self.steps)
         return replace(self, steps=steps, workspace_state=state)
 
     def to_json(self) -> dict:

@@ -127,6 +127,7 @@ class StepSchema(_Strict):
                               AfterValidator(_printable)]
     cache_key: CacheKey
     action: Literal["run", "cached", "rerun"] = "run"
+    reason: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = ""
     estimate: EstimateSchema
 
 

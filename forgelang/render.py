@@ -66,7 +66,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
                f"params {human_count(e.params):>7}  mem {human_bytes(e.peak_memory_bytes):>10}  "
                f"flops {e.flops:9.2e}  time {human_seconds(e.seconds):>8}  "
                f"disk {human_bytes(e.disk_bytes):>10}")
-        lines.append(row + (" (cached)" if s.action == "cached" else ""))
+        note = " (cached)" if s.action == "cached" else f" ({s.reason})" if s.reason else ""
+        lines.append(row + note)
         if s.inputs:
             lines.append(f"      <- {', '.join(_short(i) for i in s.inputs)}")
     lines += _gate_lines(plan) + [""] + _summary(plan, color)

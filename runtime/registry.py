@@ -315,6 +315,22 @@ class ModelRegistry(RegistryQueries):
                           "FROM phase_runs WHERE status = 'completed' GROUP BY name)")
         return {r[0]: r[1] for r in rows}
 
+    def latest_steps_by_phase(self) -> dict[str, dict]:
+        """Each phase name's most recently completed step, as its run's plan recorded it
+        (``kernel_version``, ``params``, ``seed``, ``inputs``): ``forge plan`` says why a
+        step re-runs by comparing it with this one."""
+        rows = self._read("SELECT p.name, r.config FROM phase_runs p JOIN runs r ON r.id = "
+                          "p.run_id WHERE p.id IN (SELECT MAX(id) FROM phase_runs WHERE "
+                          "status = 'completed' GROUP BY name)")
+        out = {}
+        for name, config in rows:
+            try:
+                steps = json.loads(config).get("phases", [])
+                out[name] = next(s for s in steps if isinstance(s, dict) and s.get("name") == name)
+            except (ValueError, AttributeError, StopIteration):
+                continue  # a run config this code cannot read: no reason to give
+        return out
+
     def fingerprint(self) -> str:
         """Changes whenever a phase run completes; a saved plan records it (stale check)."""
         rows = self._read("SELECT id, cache_key FROM phase_runs WHERE status = 'completed' "

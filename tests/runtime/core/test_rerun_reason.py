@@ -1,0 +1,46 @@
+"""``forge plan`` says why a step re-runs: kernel changed, params changed, inputs re-run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import forge_test_kernels as tk
+
+from forgelang.commands import _with_workspace_state
+from forgelang.plan import cache_key
+from forgelang.render import render_plan
+from runtime.orchestrator import PipelineOrchestrator
+
+
+def _with_version(plan, name: str, version: str):
+    """The plan with step ``name`` made by other kernel code (its key chains downstream)."""
+    keys, steps = {}, []
+    for s in plan.steps:
+        v = version if s.name == name else s.kernel_version
+        key = cache_key(s.kind, v, s.params, s.seed, [keys[i] for i in s.inputs])
+        keys[s.name] = key
+        steps.append(replace(s, kernel_version=v, cache_key=key))
+    return replace(plan, steps=tuple(steps))
+
+
+def test_a_kernel_change_is_named_as_the_reason_and_downstream_follows(workspace, kernels):
+    plan = tk.make_plan(tk.CHAIN)
+    with PipelineOrchestrator(plan, workspace, kernels=kernels, output="quiet") as p:
+        assert p.run_full_pipeline().exit_code == 0
+    upgraded = _with_workspace_state(_with_version(plan, "b", "1+0123456789abcdef"), workspace)
+    assert [(s.action, s.reason) for s in upgraded.steps] == [
+        ("cached", ""), ("rerun", "kernel changed"), ("rerun", "inputs re-run")]
+    shown = replace(upgraded, target={"name": "cpu", "peak_flops": 1e9, "efficiency": 1.0,
+                                      "memory_bytes": 2**30})
+    assert "(kernel changed)" in render_plan(shown)
+    assert upgraded.to_json()["phases"][1]["reason"] == "kernel changed"
+    edited = tk.make_plan([tk.CHAIN[0], ("b", "train", ["a"], {**tk.CHAIN[1][3], "lr": 0.3}),
+                           tk.CHAIN[2]])
+    assert [s.reason for s in _with_workspace_state(edited, workspace).steps] == [
+        "", "params changed", "inputs re-run"]
+    from forgelang.plan import Plan
+    from forgelang.plan_schema import validate_plan
+
+    saved = upgraded.to_json()
+    loaded = Plan.from_json(validate_plan(saved, kinds=["train", "degrade"]))
+    assert [s.reason for s in loaded.steps] == ["", "kernel changed", "inputs re-run"]
