@@ -2,7 +2,9 @@
 
 Imports resolve relative to the importing file and must stay inside the root
 recipe's folder tree (or a folder passed with ``--import-root``). An imported file
-may hold only ``forge``, ``import``, ``let`` and ``preset`` statements.
+may hold only ``forge``, ``import``, ``let`` and ``preset`` statements. Every file is
+read through ``forgelang.files``: a FIFO, a device or a file over ``MAX_SOURCE_BYTES``
+is refused with a diagnostic before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgelang import ast
-from forgelang.diagnostics import DiagnosticError, Diagnostics
-from forgelang.parser import parse_file, parse_text
-from forgelang.source import Source, display_path
+from forgelang.diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from forgelang.files import FileTooLarge, NotRegularFile, read_regular
+from forgelang.parser import decode_source, parse_text
+from forgelang.source import MAX_SOURCE_BYTES, Source, Span, display_path
 
 IMPORTABLE = (ast.Version, ast.Import, ast.Let, ast.PresetDecl)
 
@@ -56,15 +59,17 @@ class Loader:
         self.diags.sources[name] = Source(name, text)
         return self._collect(module, base.resolve() / "__recipe__", is_root=True)
 
-    def _load(self, path: Path, shown: str, is_root: bool = True) -> Unit | None:
+    def _load(self, path: Path, shown: str, is_root: bool = True,
+              importer: Span | None = None) -> Unit | None:
         if path in self._cache:
             return self._cache[path]
         try:
-            module, source = parse_file(path, shown)
+            text = read_recipe(path, shown, importer)
+            module = parse_text(text, shown)
         except DiagnosticError as e:
             self._absorb(e)
             return None
-        self.diags.sources[shown] = source
+        self.diags.sources[shown] = Source(shown, text)
         self._stack.append(path)
         unit = self._collect(module, path, is_root)
         self._stack.pop()
@@ -113,11 +118,11 @@ class Loader:
             self.diags.add("E041", f"import cycle: {chain} -> {target.name}", stmt.span,
                            "remove one of the imports")
             return
-        if not target.is_file():
+        if not target.exists():
             self.diags.add("E040", f"imported file `{stmt.path}` not found", stmt.span,
                            f"looked for {display_path(target)}")
             return
-        child = self._load(target, display_path(target), is_root=False)
+        child = self._load(target, display_path(target), is_root=False, importer=stmt.span)
         if child is not None:
             self._merge(unit, child, stmt.alias, stmt)
 
@@ -127,3 +132,29 @@ class Loader:
             self._define(unit.lets, prefix + name, let, stmt.span, "variable")
         for name, preset in child.presets.items():
             self._define(unit.presets, prefix + name, preset, stmt.span, "preset")
+
+
+def read_recipe(path: Path, shown: str, importer: Span | None = None) -> str:
+    """A recipe file's text, or a DiagnosticError saying why it cannot be read.
+
+    Nothing is read from a path that is not a regular file (a FIFO would block, and
+    ``/dev/zero`` never ends) or from a file over ``MAX_SOURCE_BYTES``. ``importer`` is
+    the ``import`` statement that named the file, where its problems are shown.
+    """
+    try:
+        data = read_regular(path, MAX_SOURCE_BYTES)
+    except FileTooLarge as e:
+        raise _unreadable("E005", f"`{shown}` is {e.size / 1e6:.1f} MB; recipes are limited "
+                          f"to {MAX_SOURCE_BYTES // 1024} KiB", importer or Span(shown, 1, 1, 1, 2),
+                          "is this really a .forge recipe?") from None
+    except NotRegularFile as e:
+        raise _unreadable("E007", f"cannot read `{shown}`: it is {e.kind}, not a regular file",
+                          importer, "a recipe is a .forge text file") from None
+    except OSError as e:
+        raise _unreadable("E007", f"cannot read `{shown}`: {e.strerror or e}", importer,
+                          "check the path") from None
+    return decode_source(data, shown)
+
+
+def _unreadable(code: str, message: str, span: Span | None, hint: str) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(code, message, span, hint)])

@@ -17,9 +17,11 @@ import os
 from pathlib import Path
 
 from forgelang.devices import calibration_path
+from forgelang.files import read_regular
 from forgelang.fingerprint import fingerprint
 from forgelang.kernel_code import module_index
 from forgelang.plan import EXTERNAL_PREFIX, Plan
+from forgelang.source import MAX_SOURCE_BYTES
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -54,7 +56,8 @@ def _code_stamp() -> str:
 
 def key(path: Path, overrides, import_roots) -> str | None:
     try:
-        root = path.read_bytes()
+        # regular files only, bounded: a FIFO or /dev/zero gets no key (the loader says why)
+        root = read_regular(path, MAX_SOURCE_BYTES)
         cal = calibration_path()
         cal_bytes = cal.read_bytes() if cal.is_file() else b""
     except OSError:
@@ -78,7 +81,7 @@ def load(cache_key: str) -> Plan | None:
     try:
         entry = json.loads((cache_dir() / f"{cache_key}.json").read_text())
         for name, digest in entry["deps"].items():
-            if _digest(Path(name).read_bytes()) != digest:
+            if _digest(read_regular(name, MAX_SOURCE_BYTES)) != digest:
                 return None
         for name, stamp in entry["externals"].items():
             if fingerprint(Path(name)) != stamp:
