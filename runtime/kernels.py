@@ -31,6 +31,12 @@ class StopRequested(Exception):
     marked interrupted and resumes from the checkpoint on the next apply."""
 
 
+class ForgeWarning(UserWarning):
+    """Something a user should know that did not stop the phase (a checkpoint set aside, a
+    divergence rolled back). Raised with ``warnings.warn(message, ForgeWarning)`` inside a
+    kernel, it becomes a ``warning`` event of the step: shown, and kept in the registry."""
+
+
 class MissingKernelError(LookupError):
     """A plan step's kind has no kernel in this build."""
 

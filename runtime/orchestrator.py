@@ -325,7 +325,8 @@ class PipelineOrchestrator:
             bus.emit("phase_progress", step.name, fraction=fraction, message=message)
 
         job = StepRun(run_id, prid, step, prepared["device"], self.workspace, self.store,
-                      metric, progress, self.stop_event)
+                      metric, progress, self.stop_event,
+                      warning_sink=lambda message: bus.emit("warning", step.name, message=message))
         try:
             new, metrics, meter, input_metrics = execute(
                 job, self.kernels.get(step.kind), prepared["params"][step.name], inputs)

@@ -15,14 +15,16 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactStore, directory_bytes, safetensors_params
 from runtime.device import seed_everything
-from runtime.kernels import InputModel, ModelOutput, PhaseContext, PhaseResult
+from runtime.kernels import ForgeWarning, InputModel, ModelOutput, PhaseContext, PhaseResult
 from runtime.measure import PhaseMeter
 from runtime.registry import NewModel
 
@@ -45,6 +47,25 @@ class StepRun:
     progress_sink: Callable[[float, str], None]
     stop_event: threading.Event
     series: dict[int, list] = field(default_factory=dict)  # per output model index
+    warning_sink: Callable[[str], None] = lambda message: None
+
+
+@contextmanager
+def kernel_warnings(job: StepRun):
+    """A ``ForgeWarning`` during the kernel (a checkpoint set aside, a divergence rolled
+    back) becomes a ``warning`` event of the step, shown and recorded like the runtime's
+    own; other warnings print as Python prints them."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ForgeWarning):
+            job.warning_sink(str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def checkpoint_dir(workspace: Path, cache_key: str) -> Path:
@@ -96,7 +117,7 @@ def execute(job: StepRun, kernel, params,
                        progress_sink=_throttled(job.progress_sink), stop_event=job.stop_event)
     try:
         seed_everything(step.seed)
-        with PhaseMeter(job.device) as meter:
+        with PhaseMeter(job.device) as meter, kernel_warnings(job):
             result = kernel.run(ctx, params, inputs)
             if not isinstance(result, PhaseResult):
                 raise TypeError(f"the {step.kind} kernel returned {type(result).__name__}, "

@@ -18,6 +18,7 @@ from runtime.checkpoints import (
     manifest_path,
     save_checkpoint,
 )
+from runtime.kernels import ForgeWarning
 
 STATE_NAME = "evomerge_state"
 STATE_FILE = f"{STATE_NAME}.json"
@@ -34,7 +35,7 @@ def discard_state(checkpoint_dir: Path, why: str) -> None:
     """Set a checkpoint that cannot be used aside (``<name>.bad.json``), with a warning."""
     discard_checkpoint(checkpoint_dir, STATE_NAME, "bad")
     warnings.warn(f"evomerge: the search checkpoint cannot be used ({why}); the search "
-                  "starts again from generation 0", stacklevel=3)
+                  "starts again from generation 0", ForgeWarning, stacklevel=3)
 
 
 def load_state(checkpoint_dir: Path | None) -> dict | None:

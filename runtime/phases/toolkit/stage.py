@@ -34,7 +34,7 @@ from runtime.checkpoints import (
     remove_checkpoint,
     save_checkpoint,
 )
-from runtime.kernels import PhaseContext, StopRequested
+from runtime.kernels import ForgeWarning, PhaseContext, StopRequested
 from runtime.training import train_steps
 from runtime.utils.divergence import DivergenceGuard
 
@@ -90,7 +90,7 @@ def _resume(ctx: PhaseContext, stage: TrainingStage, model, optimizer) -> int:
         warnings.warn(f"{ctx.phase}: the interrupted {stage.name} checkpoint cannot be used "
                       f"({str(err).splitlines()[0]}); {stage.name} restarts from its first step"
                       + (f" (the old file is kept as {aside.name})" if aside else ""),
-                      stacklevel=3)
+                      ForgeWarning, stacklevel=3)
         return 0
 
 
@@ -108,7 +108,8 @@ def load_finished(ctx: PhaseContext, stage: str, model) -> dict | None:
         model.load_state_dict(before)
         discard_checkpoint(ctx.checkpoint_dir, stage, "bad")
         warnings.warn(f"{ctx.phase}: the checkpoint of finished stage {stage} cannot be used "
-                      f"({str(err).splitlines()[0]}); the stage runs again", stacklevel=2)
+                      f"({str(err).splitlines()[0]}); the stage runs again",
+                      ForgeWarning, stacklevel=2)
         return None
 
 
@@ -151,7 +152,7 @@ def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
     guard = DivergenceGuard(model, optimizer, on_event=lambda e: warnings.warn(
         f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
         f"to step {e['restored_step']} with learning rates x{guard.lr_factor:g} "
-        f"(rollback {e['retry']})", stacklevel=2))
+        f"(rollback {e['retry']})", ForgeWarning, stacklevel=2))
     report = train_steps(model, optimizer, batch_at, stage.steps, start_step=start,
                          warmup_steps=stage.warmup_steps, min_lr_ratio=stage.min_lr_ratio,
                          device=ctx.device, should_stop=ctx.should_stop,
