@@ -141,6 +141,8 @@ def _header(recipe: ast.RecipeDecl, res: Resolver, overrides, diags) -> RecipeHe
         if o.path[0] == "recipe" and len(o.path) > 1:
             set_path(data, o.path[1:], res.value(o.expr, ("recipe",) + o.path[1:]))
     data = {"name": recipe.name, **data}
+    if not res.within_budget(data, recipe.span):
+        return None
     return validate_model(RecipeHeader, data, ("recipe",), res, recipe.span, diags)
 
 
@@ -152,6 +154,8 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     for o in overrides:
         if o.path[0] == name and len(o.path) > 1:
             set_path(data, o.path[1:], res.value(o.expr, (name,) + o.path[1:]))
+    if not res.within_budget(data, decl.span):
+        return None
     inputs = data.pop("inputs", None)
     phase_seed = data.pop("seed", seed)
     if decl.kind not in KINDS:

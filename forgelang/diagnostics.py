@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "E080": "unknown merge technique",
     "E090": "invalid expression",
     "E091": "unknown name in expression",
+    "E092": "value too large (elements, nesting, text or integer size)",
     "E100": "invalid --set override",
     "E110": "plan over budget (--strict)",
     "W001": "plan over budget",

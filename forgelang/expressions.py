@@ -11,6 +11,7 @@ import operator
 from collections.abc import Mapping
 
 from forgelang import ast
+from forgelang.value_size import MAX_INT, MAX_TEXT
 
 FUNCTIONS = {
     "min": (min, 1, None),
@@ -43,12 +44,13 @@ def names_in(expr: ast.Expr) -> list[ast.Ref]:
     if isinstance(expr, ast.Ref):
         return [expr]
     out: list[ast.Ref] = []
-    for child in _children(expr):
+    for child in children(expr):
         out.extend(names_in(child))
     return out
 
 
-def _children(expr: ast.Expr) -> list[ast.Expr]:
+def children(expr: ast.Expr) -> list[ast.Expr]:
+    """The sub-expressions of an expression (a block's item values), in order."""
     if isinstance(expr, ast.Binary):
         return [expr.left, expr.right]
     if isinstance(expr, (ast.Unary,)):
@@ -97,11 +99,18 @@ def _binary(expr: ast.Binary, env):
             raise ExpressionError("cannot compare text with a number", expr)
         return _COMPARE[expr.op](left, right)
     if expr.op == "+" and isinstance(left, str) and isinstance(right, str):
+        if len(left) + len(right) > MAX_TEXT:
+            raise ExpressionError(f"text longer than {MAX_TEXT:,} characters", expr, "E092")
         return left + right
     a, b = _number(left, expr.left), _number(right, expr.right)
     if expr.op == "/" and b == 0:
         raise ExpressionError("division by zero", expr)
-    return _ARITH[expr.op](a, b)
+    result = _ARITH[expr.op](a, b)
+    if isinstance(result, int) and abs(result) > MAX_INT:
+        digits = int(abs(result).bit_length() * 0.30103) + 1  # printing it could be slow
+        raise ExpressionError(f"integer result out of range (about {digits:,} digits); "
+                              "integers are limited to ±(2**63 - 1)", expr, "E092")
+    return result
 
 
 def _call(expr: ast.Call, env):

@@ -15,6 +15,7 @@ from pathlib import Path
 from forgelang import ast
 from forgelang.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from forgelang.files import FileTooLarge, NotRegularFile, read_regular
+from forgelang.grammar import SourceTooComplex
 from forgelang.parser import decode_source, parse_text
 from forgelang.source import MAX_SOURCE_BYTES, Source, Span, display_path
 
@@ -52,7 +53,7 @@ class Loader:
         """Load recipe text that has no file (tests, stdin); imports resolve from ``base``."""
         self.roots.insert(0, base.resolve())
         try:
-            module = parse_text(text, name)
+            module = parse_recipe(text, name)
         except DiagnosticError as e:
             self._absorb(e)
             return None
@@ -65,7 +66,7 @@ class Loader:
             return self._cache[path]
         try:
             text = read_recipe(path, shown, importer)
-            module = parse_text(text, shown)
+            module = parse_recipe(text, shown)
         except DiagnosticError as e:
             self._absorb(e)
             return None
@@ -158,3 +159,16 @@ def read_recipe(path: Path, shown: str, importer: Span | None = None) -> str:
 
 def _unreadable(code: str, message: str, span: Span | None, hint: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(code, message, span, hint)])
+
+
+def parse_recipe(text: str, shown: str) -> ast.Module:
+    """``parse_text``, with an expression or number too long for the parser to handle
+    safely (``grammar.SourceTooComplex``) reported as a diagnostic too."""
+    try:
+        return parse_text(text, shown)
+    except SourceTooComplex as e:
+        tok = e.token
+        span = Span(shown, tok.line, tok.column, tok.end_line or tok.line,
+                    tok.end_column or tok.column + 1, tok.start_pos or 0, tok.end_pos or 0)
+        raise DiagnosticError([Diagnostic(e.code, str(e), span, e.hint)],
+                              {shown: Source(shown, text)}) from None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from forgelang import ast
 from forgelang.diagnostics import DiagnosticError, Diagnostics
-from forgelang.parser import parse_text
+from forgelang.loader import parse_recipe
 from forgelang.source import Source
 
 OVERRIDE_FILE = "<--set>"
@@ -38,7 +38,7 @@ def parse_overrides(items: list[str], diags: Diagnostics) -> list[Override]:
         text = f"let v = {value}"
         diags.sources[name] = Source(name, text)
         try:
-            let = parse_text(text, name).statements[0]
+            let = parse_recipe(text, name).statements[0]
         except (DiagnosticError, IndexError) as e:
             diags.extend(getattr(e, "diagnostics", []))
             diags.add("E100", f"cannot read the value of override `{raw}`", None,

@@ -2,16 +2,24 @@
 
 Every value's span is recorded under its path (a tuple of keys and list indices) so
 that a pydantic error location can be mapped back to the text that caused it.
+
+Values are bounded (``forgelang.value_size``): variables and presets may repeat each
+other, so 1.5 KB of text can name 8**30 elements; every list and block is measured as
+it is built and refused (E092) past the bounds. Variables and presets are evaluated
+after what they name, depth first with an explicit stack, so a chain of 5,000 ``let``s
+never recurses through Python once per link.
 """
 
 from __future__ import annotations
 
 from forgelang import ast
 from forgelang.diagnostics import Diagnostics, did_you_mean
-from forgelang.expressions import ExpressionError, evaluate, names_in, to_source
+from forgelang.expressions import ExpressionError, children, evaluate, names_in, to_source
 from forgelang.source import Span
+from forgelang.value_size import MAX_TEXT, ValueSizes, too_large
 
 Path_ = tuple
+Node = tuple  # ("let", name) or ("preset", name): something evaluated once and cached
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -37,40 +45,94 @@ class Resolver:
         self.key_spans: dict[Path_, Span] = {}  # path -> span of the key that set it
         self._let_values: dict[str, object] = {}
         self._preset_values: dict[str, dict] = {}
-        self._busy: list[str] = []
+        self.sizes = ValueSizes()
+        self._computing: set[Node] = set()
         self.symbols: set[Path_] = set()  # paths whose value was a bare name
         self.used: set[str] = set()
 
     # ------------------------------------------------------------ names
     def let_value(self, name: str):
         if name not in self._let_values:
-            if name in self._busy:
-                self.diags.add("E051", f"variable `{name}` refers to itself",
-                               self.lets[name].span, "break the cycle")
-                return 0
-            self._busy.append(name)
-            self._let_values[name] = self.value(self.lets[name].value, ("let", name))
-            self._busy.pop()
+            self._evaluate(("let", name))
         self.used.add(name)
         return self._let_values[name]
 
     def preset_value(self, name: str, span: Span) -> dict:
-        if name in self._preset_values:
-            self.used.add(name)
-            return self._preset_values[name]
+        if name not in self._preset_values:
+            self._evaluate(("preset", name))
+        self.used.add(name)
+        return self._preset_values[name]
+
+    def _done(self, node: Node) -> bool:
+        return node[1] in (self._let_values if node[0] == "let" else self._preset_values)
+
+    def _evaluate(self, first: Node) -> None:
+        """Evaluate ``first`` after everything it names (depth first, explicit stack)."""
+        if first in self._computing:  # only if _deps missed a name: a cycle all the same
+            self._cycle(first)
+            return
+        stack, opened, finished = [first], set(), set()
+        while stack:
+            node = stack[-1]
+            if node in opened:
+                stack.pop()
+                if node not in finished:
+                    finished.add(node)
+                    self._compute(node)
+            elif self._done(node):
+                stack.pop()
+            else:
+                opened.add(node)
+                for dep in reversed(self._deps(node)):
+                    if dep in opened and dep not in finished:
+                        self._cycle(dep)  # named by what names it: reported, given a stand-in
+                    elif not self._done(dep):
+                        stack.append(dep)
+
+    def _deps(self, node: Node) -> list[Node]:
+        """The variables and presets that evaluating ``node`` looks up, in order."""
+        if node[0] == "let":
+            names = referenced_names(self.lets[node[1]].value)
+        else:
+            decl = self.presets[node[1]]
+            names = referenced_names(decl.body) + ([(decl.extends, True)] if decl.extends else [])
+        out = []
+        for name, preset_only in names:
+            if name in self.lets and not preset_only:
+                out.append(("let", name))
+            elif name in self.presets:
+                out.append(("preset", name))
+        return out
+
+    def _cycle(self, node: Node) -> None:
+        if node[0] == "let":
+            self.diags.add("E051", f"variable `{node[1]}` refers to itself",
+                           self.lets[node[1]].span, "break the cycle")
+            self._let_values[node[1]] = 0
+        else:
+            self.diags.add("E051", f"preset `{node[1]}` extends itself (cycle)",
+                           self.presets[node[1]].span, "remove one `extends`")
+            self._preset_values[node[1]] = {}
+
+    def _compute(self, node: Node) -> None:
+        self._computing.add(node)
+        try:
+            self._compute_value(node)
+        finally:
+            self._computing.discard(node)
+
+    def _compute_value(self, node: Node) -> None:
+        kind, name = node
+        if kind == "let":
+            expr = self.lets[name].value
+            value = self.value(expr, ("let", name))
+            self._let_values[name] = self._bounded(value, expr.span)
+            return
         decl = self.presets[name]
-        if name in self._busy:
-            self.diags.add("E051", f"preset `{name}` extends itself (cycle)", decl.span,
-                           "remove one `extends`")
-            return {}
-        self._busy.append(name)
         body = self.value(decl.body, ("preset", name))
         if decl.extends:
             body = deep_merge(self.extends(decl.extends, decl.extends_span), body)
-        self._busy.pop()
-        self._preset_values[name] = body
-        self.used.add(name)
-        return body
+        self._preset_values[name] = self._bounded(body, decl.span)
 
     def extends(self, name: str, span: Span) -> dict:
         """The dict of the preset named in an ``extends`` clause (empty after an error)."""
@@ -92,10 +154,29 @@ class Resolver:
                 self.symbols.add(path)
             return value
         if isinstance(expr, ast.ListExpr):
-            return [self.value(item, path + (i,)) for i, item in enumerate(expr.items)]
+            items = [self.value(item, path + (i,)) for i, item in enumerate(expr.items)]
+            return self._bounded(items, expr.span)
         if isinstance(expr, ast.Object):
-            return self._object(expr, path)
+            return self._bounded(self._object(expr, path), expr.span)
         return self._compound(expr)
+
+    def _bounded(self, value, span: Span | None):
+        """``value``, or an empty list/block in its place after E092 when it is too large."""
+        problem = too_large(self.sizes.measure(value))
+        if problem is None:
+            return value
+        self.diags.add("E092", problem, span, "a variable or preset repeated inside lists or "
+                       "blocks multiplies its size; write the value out instead")
+        return self.sizes.stand_in(value)
+
+    def within_budget(self, block: dict, span: Span | None) -> bool:
+        """Count a finished block (a phase's or the recipe's parameters) towards the
+        recipe's total. False when it must not be validated: it holds a value refused
+        already, or the total went over ``MAX_TOTAL_ELEMENTS`` (E092)."""
+        ok, message = self.sizes.charge(block)
+        if message is not None:
+            self.diags.add("E092", message, span, "make the lists these blocks name smaller")
+        return ok
 
     def _ref(self, ref: ast.Ref):
         if ref.name in self.lets:
@@ -125,10 +206,15 @@ class Resolver:
         if free:
             return to_source(self.substitute(expr))
         try:
-            return evaluate(expr, {n: self.let_value(n) for n in {r.name for r in names_in(expr)}})
+            value = evaluate(expr, {n: self.let_value(n) for n in {r.name for r in names_in(expr)}})
         except ExpressionError as e:
             self.diags.add(e.code, str(e), e.node.span, "check the expression")
             return 0
+        if isinstance(value, str) and not self.sizes.add_text(len(value)):
+            self.diags.add("E092", f"the recipe's expressions build more than {MAX_TEXT:,} "
+                           "characters of text in all", expr.span, "use shorter text")
+            return ""
+        return value
 
     def substitute(self, expr: ast.Expr) -> ast.Expr:
         """Replace variable references by their (numeric or string) values."""
@@ -147,3 +233,19 @@ class Resolver:
         if isinstance(expr, ast.Call):
             return ast.Call(expr.func, tuple(self.substitute(a) for a in expr.args), expr.span)
         return expr
+
+
+def referenced_names(expr: ast.Expr) -> list[tuple[str, bool]]:
+    """Every name an expression looks up, in order, as ``(name, preset_only)``: a
+    reference (a variable, else a preset, else a symbol) or a typed block's type (a
+    preset or a built-in type). Walked with an explicit stack."""
+    out: list[tuple[str, bool]] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Ref):
+            out.append((node.name, False))
+        elif isinstance(node, ast.Object) and node.type is not None:
+            out.append((node.type, True))
+        stack.extend(reversed(children(node)))
+    return out

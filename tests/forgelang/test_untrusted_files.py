@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,30 +10,17 @@ import pytest
 from forgelang import api
 from forgelang.files import FileTooLarge, NotRegularFile, read_regular
 from forgelang.source import MAX_SOURCE_BYTES
-from tests.subprocess_env import repo_pythonpath
+from tests.forgelang.forge_subprocess import run_forge
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 RECIPE = 'forge 1\nimport "{name}"\nrecipe "r" {{ seed = 1 }}\n'
-
-
-def _limit_memory() -> None:
-    """An unbounded read of /dev/zero fails fast instead of filling the machine."""
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-
-def _forge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``forge ARGS`` in a subprocess; a hang fails the test (TimeoutExpired)."""
-    env = {**os.environ, "PYTHONPATH": repo_pythonpath(), "FORGE_NO_CACHE": ""}
-    return subprocess.run([sys.executable, "-m", "forgelang.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60,
-                          preexec_fn=_limit_memory)
 
 
 @needs_fifo
 @pytest.mark.parametrize("command", ["validate", "plan"])
 def test_a_fifo_recipe_is_refused_without_blocking(tmp_path, command):
     os.mkfifo(tmp_path / "pipe.forge")
-    done = _forge(command, "pipe.forge", cwd=tmp_path)
+    done = run_forge(command, "pipe.forge", cwd=tmp_path)
     assert done.returncode == 1
     assert "error[E007]: cannot read `pipe.forge`: it is a named pipe (FIFO), not a regular " \
            "file" in done.stderr
@@ -45,7 +29,7 @@ def test_a_fifo_recipe_is_refused_without_blocking(tmp_path, command):
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 def test_dev_zero_is_refused_without_reading_it(tmp_path):
-    done = _forge("validate", "/dev/zero", cwd=tmp_path)
+    done = run_forge("validate", "/dev/zero", cwd=tmp_path)
     assert done.returncode == 1
     assert "cannot read `/dev/zero`: it is a character device, not a regular file" in done.stderr
 
