@@ -171,13 +171,15 @@ class PlanSchema(_Strict):
     totals: Annotated[dict[str, Any], AfterValidator(_scalars)] | None = None
 
 
-def validate_plan(data: object, where: str = "the plan", kinds: Iterable[str] = ()) -> dict:
+def validate_plan(data: object, where: str = "the plan",
+                  kinds: Iterable[str] | None = ()) -> dict:
     """Check a saved plan completely; its data in ``Plan.from_json``'s shape.
 
     Args:
         data: the parsed JSON.
         where: how messages name it (the file's path).
-        kinds: phase kinds known besides ``forgelang.kinds.KINDS`` (registered kernels).
+        kinds: phase kinds known besides ``forgelang.kinds.KINDS`` (registered kernels);
+            None leaves kinds unchecked (a first check before the kernels are loaded).
 
     Raises:
         PlanSchemaError: one line naming every field that is wrong (the first few).
@@ -195,14 +197,15 @@ def validate_plan(data: object, where: str = "the plan", kinds: Iterable[str] = 
     return plan.model_dump(exclude={"totals"})
 
 
-def _graph_problems(plan: PlanSchema, kinds: Iterable[str]) -> list[tuple[str, str]]:
+def _graph_problems(plan: PlanSchema, kinds: Iterable[str] | None) -> list[tuple[str, str]]:
     """Unknown kinds, repeated names, inputs that are not earlier steps, stray gates."""
     from forgelang.kinds import KINDS
 
-    known, seen, problems = set(KINDS.names()) | set(kinds), [], []
+    known = None if kinds is None else set(KINDS.names()) | set(kinds)
+    seen, problems = [], []
     for i, step in enumerate(plan.phases):
         at = f"phases[{i}]"
-        if step.kind not in known:
+        if known is not None and step.kind not in known:
             problems.append((f"{at}.kind", f"unknown phase kind `{step.kind}`"))
         if step.name in seen:
             problems.append((f"{at}.name", f"`{step.name}` is already the name of a phase"))

@@ -42,14 +42,13 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
         locked, bad input, a corrupt registry, an unwritable workspace); 130 when
         interrupted.
     """
-    from runtime.lock import LockHeldError
-    from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator
-
     output = "json" if json_events else "console"
     ws = workspace_path(workspace)
-    problem = workspace_problem(ws)
+    problem = workspace_problem(ws) or _saved_plan_problem(target, overrides)
     if problem:
         return _refuse(problem, json_events)
+    from runtime.lock import LockHeldError
+    from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator  # loads torch
     try:
         with PipelineOrchestrator(target, ws, overrides, only, from_, force,
                                   output=output) as pipeline:
@@ -63,6 +62,23 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
     if result.exit_code and not json_events:
         _console(stderr=True).print(result.message, markup=False, soft_wrap=True)
     return result.exit_code if result.exit_code != EXIT_REFUSED else EXIT_REFUSED
+
+
+def _saved_plan_problem(target, overrides) -> str | None:
+    """Why a saved plan is refused, checked before torch loads (seconds), or None.
+
+    Everything but the kinds: the orchestrator checks those against the kernels it has,
+    and validates the whole plan again.
+    """
+    from runtime.plan_loading import PipelineError, load_plan
+
+    if not str(target).endswith(".json"):
+        return None
+    try:
+        load_plan(target, overrides, kinds=None)
+    except PipelineError as e:
+        return str(e)
+    return None
 
 
 def _refuse(message: str, json_events: bool) -> int:

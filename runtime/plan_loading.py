@@ -22,8 +22,9 @@ def load_plan(config, overrides=(), kinds=()) -> Plan:
 
     A plan dict or a saved plan is untrusted input: it is validated completely
     (``forgelang.plan_schema``) before ``Plan.from_json`` sees it. ``kinds`` are phase
-    kinds known besides forgelang's (the kernels registered for this apply). A saved
-    plan runs exactly as planned, so ``--set`` overrides are refused for it.
+    kinds known besides forgelang's (the kernels registered for this apply; None: kinds
+    are not checked). A saved plan runs exactly as planned, so ``--set`` overrides are
+    refused for it.
     """
     if isinstance(config, Plan):
         return config
