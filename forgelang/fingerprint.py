@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from forgelang.data_files import check_data_file, data_path
+
 
 def dir_fingerprint(directory: Path) -> str:
     """Cheap identity of a directory for cache keys: names, sizes and mtimes of its files."""
@@ -31,8 +33,8 @@ def fingerprint(path: Path) -> str:
 
 def data_file(value: str, base_dir: Path) -> Path:
     """The absolute path of a phase's ``data`` file, relative paths taken from ``base_dir``
-    (the recipe's folder). Raises OSError when it is not a readable file."""
-    path = (base_dir / Path(value).expanduser()).resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+    (the recipe's folder), checked by the rule apply checks again
+    (``forgelang.data_files``). Raises OSError saying why it may not be read."""
+    path = data_path(value, base_dir)
+    check_data_file(path)
     return path

@@ -4,13 +4,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from forgelang.data_files import DATA_SUFFIX
 from forgelang.kinds.base import Params
 
 SUITE = "suite"  # the deterministic synthetic task suite built by the runtime
 
 
 def _data_source(value: str) -> str:
-    if value == SUITE or value.endswith(".jsonl"):
+    if value == SUITE or value.endswith(DATA_SUFFIX):  # the rest of the rule: data_files
         return value
     raise ValueError(f"data must be `suite` or a path to a .jsonl file, got {value!r}")
 

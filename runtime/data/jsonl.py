@@ -1,14 +1,22 @@
-"""User data as JSONL: one ``{"prompt": ..., "answer": ...}`` object per line."""
+"""User data as JSONL: one ``{"prompt": ..., "answer": ...}`` object per line.
+
+The file is opened through ``forgelang.data_files``, the rule ``forge validate`` checks
+too: a ``.jsonl`` name, a regular file (a link is followed; a FIFO or device is refused
+before it is opened), at most ``MAX_FILE_BYTES``.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from forgelang.data_files import MAX_DATA_BYTES, open_data_file
 from runtime.data.example import Example
 
 DEFAULT_FAMILY = "jsonl"
+MAX_FILE_BYTES = MAX_DATA_BYTES  # the shared rule's bound (its reason is given there)
 
 
 class JsonlError(ValueError):
@@ -55,11 +63,14 @@ def load_jsonl(path: str | Path) -> list[Example]:
 
     Raises:
         FileNotFoundError: The file does not exist.
+        OSError: It may not be read as data (``forgelang.data_files``): not named
+            ``.jsonl``, not a regular file, or bigger than ``MAX_FILE_BYTES``.
         JsonlError: A bad line, reported as ``file:line: what is wrong``.
     """
     path = Path(path)
     examples = []
-    with path.open(encoding="utf-8") as handle:
+    with open_data_file(path, MAX_FILE_BYTES) as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 examples.append(parse_line(line, f"{path}:{number}"))
