@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from forgelang.control_chars import printable
 from forgelang.source import Source, Span
 
 # code -> short title. docs/diagnostics.md is generated from this table.
@@ -21,6 +22,7 @@ CODES: dict[str, str] = {
     "E005": "file too large",
     "E006": "file is not UTF-8 text",
     "E007": "cannot read file",
+    "E008": "control character in a recipe",
     "E010": "missing or unsupported language version",
     "E011": "missing recipe block",
     "E012": "statement not allowed here",
@@ -78,14 +80,15 @@ class Diagnostic:
         }
 
     def render(self, sources: dict[str, Source] | None = None) -> str:
-        """Human form: location line, source line with the span underlined, hint."""
+        """Human form: location line, source line with the span underlined, hint.
+        Control characters from the recipe or its path are shown as escapes."""
         where = f"{self.span.file}:{self.span.line}:{self.span.col}: " if self.span else ""
-        lines = [f"{where}{self.severity}[{self.code}]: {self.message}"]
+        lines = [printable(f"{where}{self.severity}[{self.code}]: {self.message}")]
         src = (sources or {}).get(self.span.file) if self.span else None
         if src is not None:
             lines.extend(_excerpt(src, self.span))
         if self.hint:
-            lines.append(f"  = hint: {self.hint}")
+            lines.append(printable(f"  = hint: {self.hint}"))
         return "\n".join(lines)
 
 
@@ -97,9 +100,13 @@ def _excerpt(src: Source, span: Span) -> list[str]:
     else:
         shift = 0
     width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
+    start, count = span.col - 1 - shift, max(1, min(width, len(text) + 1))
+    # escapes widen the line: underline the escaped text of the span
+    pad = len(printable(text[:start]))
+    count = len(printable(text[start:start + count])) + max(0, start + count - len(text))
     gutter = f"{span.line:>4} | "
-    under = " " * (span.col - 1 - shift) + "^" * max(1, min(width, len(text) + 1))
-    return [gutter + text, " " * (len(gutter) - 2) + "| " + under]
+    under = " " * pad + "^" * max(1, count)
+    return [gutter + printable(text), " " * (len(gutter) - 2) + "| " + under]
 
 
 class DiagnosticError(Exception):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forgelang import ast
+from forgelang import ast, control_chars
 from forgelang.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from forgelang.files import FileTooLarge, NotRegularFile, read_regular
 from forgelang.grammar import SourceTooComplex
@@ -53,7 +53,7 @@ class Loader:
         """Load recipe text that has no file (tests, stdin); imports resolve from ``base``."""
         self.roots.insert(0, base.resolve())
         try:
-            module = parse_recipe(text, name)
+            module = self._parse(text, name)
         except DiagnosticError as e:
             self._absorb(e)
             return None
@@ -66,7 +66,7 @@ class Loader:
             return self._cache[path]
         try:
             text = read_recipe(path, shown, importer)
-            module = parse_recipe(text, shown)
+            module = self._parse(text, shown)
         except DiagnosticError as e:
             self._absorb(e)
             return None
@@ -76,6 +76,19 @@ class Loader:
         self._stack.pop()
         self._cache[path] = unit
         return unit
+
+    def _parse(self, text: str, shown: str) -> ast.Module:
+        """One file's module. Control characters are E008: in its text the file is not
+        parsed at all; in a string's value (an escape) the string is reported."""
+        src = Source(shown, text)
+        refused = control_chars.in_text(src)
+        if refused:
+            raise DiagnosticError([Diagnostic("E008", message, span, control_chars.HINT)
+                                   for message, span in refused], {shown: src})
+        module = parse_recipe(text, shown)
+        for message, span in control_chars.in_strings(module):
+            self.diags.add("E008", message, span, control_chars.HINT)
+        return module
 
     def _absorb(self, e: DiagnosticError) -> None:
         self.diags.extend(e.diagnostics)

@@ -40,8 +40,9 @@ class Source:
         return cls(path=path, text=text)
 
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else ""
+        """Line ``line`` (1-based) as the parser counts lines: only "\n" ends one."""
+        lines = self.text.split("\n")
+        return lines[line - 1].removesuffix("\r") if 0 < line <= len(lines) else ""
 
     def span_at(self, offset: int, length: int = 1) -> Span:
         """The span of ``length`` characters starting at character ``offset``."""
