@@ -31,7 +31,7 @@ def load_plan(config, overrides=(), kinds=()) -> Plan:
     if isinstance(config, dict):
         return _from_json(config, "the plan", kinds)
     path = Path(config)
-    if not path.is_file():
+    if not path.exists():
         raise PipelineError(f"no such recipe or plan file: {path}")
     if path.suffix == ".json":
         if overrides:
@@ -43,12 +43,15 @@ def load_plan(config, overrides=(), kinds=()) -> Plan:
 
 def _read_json(path: Path):
     """The parsed JSON of a saved plan; any unreadable or malformed file is refused."""
+    from forgelang.files import FileTooLarge, NotRegularFile, read_regular
+
     try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise PipelineError(f"{path} is {size:,} bytes, too big to be a saved plan; "
-                                f"{HINT}")
-        return json.loads(path.read_bytes())
+        return json.loads(read_regular(path, MAX_PLAN_BYTES))
+    except FileTooLarge:
+        raise PipelineError(f"{path} is over {MAX_PLAN_BYTES:,} bytes, too big to be a saved "
+                            f"plan; {HINT}") from None
+    except NotRegularFile as e:
+        raise PipelineError(f"cannot read {path}: {e}") from None
     except OSError as e:
         raise PipelineError(f"cannot read {path}: {e.strerror or e}") from None
     except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, over-long numbers, nesting

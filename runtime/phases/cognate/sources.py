@@ -72,7 +72,7 @@ class JsonlSource:
 
     def __init__(self, path: str | Path, tokenizer, seq_len: int):
         self.path, self.tokenizer, self.seq_len = Path(path), tokenizer, seq_len
-        if not self.path.is_file():
+        if not self.path.exists():  # anything else that is wrong, load_jsonl says exactly
             raise FileNotFoundError(f"cognate data file {self.path} does not exist "
                                     f"(relative paths are read from {Path.cwd()})")
         fits = [ex for ex in load_jsonl(self.path)
