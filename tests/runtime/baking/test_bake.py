@@ -87,3 +87,12 @@ def test_sequential_baking_applies_both(make_model, tokenizer):
     for prompt in (PROMPT, second):
         assert _heldout_kl(model, base, tokenizer, prompt) < _heldout_kl(base, base, tokenizer,
                                                                          prompt)
+
+
+def test_mugrokfast_settings_train_the_adapters(tokenizer):
+    from runtime.baking import bake_prompt
+    from tests.runtime.baking.tiny import llama
+
+    result = bake_prompt(llama(), tokenizer, PROMPT, QUERIES, small_bake(), device="cpu", seed=0,
+                         heldout_queries=HELDOUT, optimizer={"muon_lr": 0.02})
+    assert result.kl_after < result.kl_before
