@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.runtime.baking.tiny import MODELS
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tests share two cores with other work: one thread each, and fast."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.torch_threads import one_torch_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from runtime.data import Example, build_tokenizer, format_example
 from runtime.data.tokens import EOS, RESULT_CLOSE, RESULT_OPEN, SEP
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads, and lose a lot when cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.torch_threads import one_torch_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture(scope="session")
