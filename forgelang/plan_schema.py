@@ -65,8 +65,8 @@ def _device(value: str) -> str:
 def _input(value: str) -> str:
     if value.startswith(EXTERNAL_PREFIX):
         path = value[len(EXTERNAL_PREFIX):]
-        if not path or "\0" in path:
-            raise ValueError("`dir:` must be followed by a model directory path")
+        if not path or not path.isprintable():
+            raise ValueError("`dir:` must be followed by a model directory path (printable)")
         return value
     return _identifier(value)
 

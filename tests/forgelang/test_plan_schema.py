@@ -125,3 +125,11 @@ def test_gate_conditions():
     for bad in ("a", "f(a) > 1", 'a > "x"', "a > 1\nb > 2", "(" * 100 + "a" + ")" * 100 + " > 1",
                 "a > 1 } gate y { b > 2", "1 < 2 < 3", ""):
         assert check_condition(bad), bad
+
+
+def test_a_dir_input_with_control_characters_is_refused():
+    from forgelang.plan_schema import _input
+
+    assert _input("dir:/models/tiny") == "dir:/models/tiny"
+    with pytest.raises(ValueError, match="printable"):
+        _input("dir:/models/\x1b[2Jtiny")
