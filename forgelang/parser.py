@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from forgelang import ast
 from forgelang.diagnostics import Diagnostic, DiagnosticError
+from forgelang.files import FileTooLarge, NotRegularFile, read_regular
 from forgelang.grammar import MAX_DEPTH, NestingTooDeep, lark_parser
 from forgelang.source import MAX_SOURCE_BYTES, Source, Span
 from forgelang.syntax_errors import classify
@@ -121,15 +122,18 @@ def parse_file(path: str | Path, display: str | None = None) -> tuple[ast.Module
 
 
 def read_source(path: Path, shown: str) -> str:
-    """Read a recipe's text or raise a DiagnosticError saying why it cannot be read."""
+    """Read a recipe's text or raise a DiagnosticError saying why it cannot be read (a FIFO
+    or device is refused before it is read, so nothing blocks; ``forgelang.files``)."""
     whole = Span(shown, 1, 1, 1, 2)
     try:
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise DiagnosticError([Diagnostic(
-                "E005", f"file is {size / 1e6:.1f} MB; recipes are limited to "
-                f"{MAX_SOURCE_BYTES // 1024} KiB", whole, "is this really a .forge recipe?")])
-        data = path.read_bytes()
+        data = read_regular(path, MAX_SOURCE_BYTES)
+    except FileTooLarge as e:
+        raise DiagnosticError([Diagnostic(
+            "E005", f"file is {e.size / 1e6:.1f} MB; recipes are limited to "
+            f"{MAX_SOURCE_BYTES // 1024} KiB", whole, "is this really a .forge recipe?")]) from None
+    except NotRegularFile as e:
+        raise DiagnosticError([Diagnostic("E007", f"cannot read `{shown}`: it is {e.kind}, not "
+                                          "a regular file", None, "a recipe is a .forge text file")]) from None
     except OSError as e:
         raise DiagnosticError([Diagnostic("E007", f"cannot read `{shown}`: {e.strerror}",
                                           None, "check the path")]) from None
