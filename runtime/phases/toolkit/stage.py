@@ -30,6 +30,7 @@ import torch
 from runtime.checkpoints import (
     CheckpointError,
     discard_checkpoint,
+    has_checkpoint,
     load_checkpoint,
     remove_checkpoint,
     save_checkpoint,
@@ -68,49 +69,58 @@ class TrainingStage:
     progress_share: float = 1.0
 
 
-def _restore(model, optimizer, state: dict) -> None:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"])
+UNUSABLE = (CheckpointError, KeyError, RuntimeError, TypeError, ValueError, AttributeError)
 
 
-def _resume(ctx: PhaseContext, stage: TrainingStage, model, optimizer) -> int:
-    """Restore ``<stage>.partial`` into model, optimiser and RNG; the step to resume at."""
-    name = f"{stage.name}.partial"
+def _checked_load(ctx: PhaseContext, name: str, model, use: Callable[[dict], object],
+                  aside_as: str) -> tuple[object, str | None]:
+    """``use(state)`` of checkpoint ``name``: ``(its value, None)``; ``(None, None)`` when
+    there is none; ``(None, why)`` when it cannot be used: then ``model`` is back as it
+    was and the checkpoint is set aside as ``<name>.<aside_as>.json``."""
+    if not has_checkpoint(ctx.checkpoint_dir, name):
+        return None, None
     before = copy.deepcopy(model.state_dict())
     try:
-        state = load_checkpoint(ctx.checkpoint_dir, name)
-        if state is None:
-            return 0
-        _restore(model, optimizer, state)
-        return int(state["step"])
-    except (CheckpointError, KeyError, RuntimeError, TypeError, ValueError) as err:
+        return use(load_checkpoint(ctx.checkpoint_dir, name)), None
+    except UNUSABLE as err:
         model.load_state_dict(before)
-        aside = discard_checkpoint(ctx.checkpoint_dir, name, "stale")
-        warnings.warn(f"{ctx.phase}: the interrupted {stage.name} checkpoint cannot be used "
-                      f"({str(err).splitlines()[0]}); {stage.name} restarts from its first step"
-                      + (f" (the old file is kept as {aside.name})" if aside else ""),
-                      ForgeWarning, stacklevel=3)
-        return 0
+        discard_checkpoint(ctx.checkpoint_dir, name, aside_as)
+        return None, str(err).splitlines()[0] or type(err).__name__
+
+
+def _resume(ctx: PhaseContext, stage: TrainingStage, model, optimizer) -> int | None:
+    """Restore ``<stage>.partial`` into model, optimiser and RNG: the step to resume at; 0
+    without one; None when it cannot be used (the optimiser and RNG may hold part of it)."""
+    def use(state: dict) -> int:
+        step = int(state["step"])
+        if not 0 <= step <= stage.steps:
+            raise ValueError(f"step {step} is outside 0..{stage.steps}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        return step
+
+    step, why = _checked_load(ctx, f"{stage.name}.partial", model, use, "stale")
+    if why is None:
+        return step or 0
+    warnings.warn(f"{ctx.phase}: the interrupted {stage.name} checkpoint cannot be used ({why}); "
+                  f"{stage.name} restarts from its first step (the old file is kept as "
+                  f"{stage.name}.partial.stale.json)", ForgeWarning, stacklevel=3)
+    return None
 
 
 def load_finished(ctx: PhaseContext, stage: str, model) -> dict | None:
     """Load finished stage ``stage`` into ``model``; its summary, or None when not finished
     (or its checkpoint failed verification: then it is set aside with a warning)."""
-    before = copy.deepcopy(model.state_dict())
-    try:
-        state = load_checkpoint(ctx.checkpoint_dir, stage)
-        if state is None:
-            return None
+    def use(state: dict) -> dict:
         model.load_state_dict(state["model"])
         return {str(k): float(v) for k, v in state["summary"].items()}
-    except (CheckpointError, KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
-        model.load_state_dict(before)
-        discard_checkpoint(ctx.checkpoint_dir, stage, "bad")
+
+    summary, why = _checked_load(ctx, stage, model, use, "bad")
+    if why is not None:
         warnings.warn(f"{ctx.phase}: the checkpoint of finished stage {stage} cannot be used "
-                      f"({str(err).splitlines()[0]}); the stage runs again",
-                      ForgeWarning, stacklevel=2)
-        return None
+                      f"({why}); the stage runs again", ForgeWarning, stacklevel=2)
+    return summary
 
 
 def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict], None]:
@@ -149,6 +159,10 @@ def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
     optimizer = make_optimizer()
     torch.manual_seed(stage.seed)
     start = _resume(ctx, stage, model, optimizer)
+    if start is None:  # an unusable checkpoint: begin afresh, as if it had never been
+        optimizer = make_optimizer()
+        torch.manual_seed(stage.seed)
+        start = 0
     guard = DivergenceGuard(model, optimizer, on_event=lambda e: warnings.warn(
         f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
         f"to step {e['restored_step']} with learning rates x{guard.lr_factor:g} "

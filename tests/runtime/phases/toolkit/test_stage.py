@@ -141,3 +141,21 @@ def test_a_partial_checkpoint_of_another_optimiser_layout_restarts_the_stage(tmp
                                             "step": 5, "rng": torch.get_rng_state()})
     with pytest.warns(UserWarning, match="s restarts from its first step"):
         _run(_ctx(tmp_path), _model(2))
+
+
+@pytest.mark.parametrize("damage", [{"rng": torch.zeros(3)}, {"step": 10**9}])
+def test_a_partial_checkpoint_that_fails_late_leaves_no_trace_in_the_optimiser(tmp_path, damage):
+    """Model and optimiser load, then the RNG state (or the step) is unusable: the stage must
+    restart exactly as if there had been no checkpoint, fresh optimiser and seed included."""
+    straight = _model()
+    _run(_ctx(tmp_path / "a"), straight)
+    ctx = _ctx(tmp_path / "b")
+    stopped = _model()
+    _stopped_run(ctx, stopped, after=3)
+    state = load_checkpoint(ctx.checkpoint_dir, "s.partial")
+    save_checkpoint(ctx.checkpoint_dir, "s.partial", {**state, **damage})
+    model = _model()
+    with pytest.warns(UserWarning, match="s restarts from its first step"):
+        _run(ctx, model)
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(),
+                                                 model.state_dict().values(), strict=True))
