@@ -319,17 +319,18 @@ class ModelRegistry(RegistryQueries):
         """Each phase name's most recently completed step, as its run's plan recorded it
         (``kernel_version``, ``params``, ``seed``, ``inputs``): ``forge plan`` says why a
         step re-runs by comparing it with this one."""
-        rows = self._read("SELECT p.name, r.config FROM phase_runs p JOIN runs r ON r.id = "
-                          "p.run_id WHERE p.id IN (SELECT MAX(id) FROM phase_runs WHERE "
+        rows = self._read("SELECT p.name, p.run_id, r.config FROM phase_runs p JOIN runs r ON "
+                          "r.id = p.run_id WHERE p.id IN (SELECT MAX(id) FROM phase_runs WHERE "
                           "status = 'completed' GROUP BY name)")
-        out = {}
-        for name, config in rows:
-            try:
-                steps = json.loads(config).get("phases", [])
-                out[name] = next(s for s in steps if isinstance(s, dict) and s.get("name") == name)
-            except (ValueError, AttributeError, StopIteration):
-                continue  # a run config this code cannot read: no reason to give
-        return out
+        plans: dict[str, dict] = {}  # each run's steps by name, parsed once
+        for _name, run_id, config in rows:
+            if run_id not in plans:
+                try:
+                    steps = json.loads(config).get("phases", [])
+                    plans[run_id] = {s.get("name"): s for s in steps if isinstance(s, dict)}
+                except (ValueError, AttributeError, RecursionError):
+                    plans[run_id] = {}  # a run config this code cannot read: no reason to give
+        return {name: plans[run_id][name] for name, run_id, _c in rows if name in plans[run_id]}
 
     def fingerprint(self) -> str:
         """Changes whenever a phase run completes; a saved plan records it (stale check)."""
