@@ -11,6 +11,10 @@ import sqlite3
 
 from runtime.registry_errors import RegistryError
 
+MAX_LINEAGE_DEPTH = 200  # a pipeline has 8 phases; deeper means a damaged parent chain
+MAX_LINEAGE_NODES = 10_000  # a hand-made diamond chain would otherwise grow as 2**depth
+RECOVERY = "see docs/runtime.md, \"Recovering a workspace\""
+
 
 class RegistryQueries:
     """Mixin of read queries over ``self._read`` (see ``ModelRegistry``)."""
@@ -60,15 +64,23 @@ class RegistryQueries:
                            "passed": bool(g["passed"]), "action": g["action"],
                            "message": g["message"]} for g in gates]}
 
+    def _one(self, sql: str, key, what: str) -> sqlite3.Row:
+        """The row a registry reference points at; a dangling one is a RegistryError."""
+        rows = self._read(sql, (key,))
+        if not rows:
+            raise RegistryError(f"the registry refers to {what} {key!r}, which is not there: "
+                                f"the registry is damaged; {RECOVERY}")
+        return rows[0]
+
     def _phase_json(self, p: sqlite3.Row) -> dict:
         # a cached phase shows what the phase run it reuses measured and produced
         source = p["source_id"] or p["id"]
-        src = self._read("SELECT * FROM phase_runs WHERE id = ?", (source,))[0]
-        estimate = json.loads(p["estimate"])
+        src = self._one("SELECT * FROM phase_runs WHERE id = ?", source, "phase run")
+        estimate = row_json(p["estimate"], f"phase run {p['id']}", dict)
         measured = {"peak_memory_bytes": src["peak_memory_bytes"], "seconds": src["seconds"]}
         return {"id": p["id"], "name": p["name"], "kind": p["kind"], "status": p["status"],
                 "cache_key": p["cache_key"], "source_phase_run": p["source_id"],
-                "seed": p["seed"], "params": json.loads(p["params"]), "error": p["error"],
+                "seed": p["seed"], "params": row_json(p["params"], f"phase run {p['id']}", dict), "error": p["error"],
                 "estimate": estimate, "measured": measured,
                 "ratio": _ratios(estimate, measured),
                 "metrics": self.phase_metrics(source), "models": self.phase_models(source)}
@@ -94,7 +106,7 @@ class RegistryQueries:
                 "size_bytes": m["size_bytes"], "size_category": m["size_category"],
                 "parents": [r[0] for r in parents],
                 "metrics": {r["name"]: r["value"] for r in metrics},
-                "details": json.loads(m["details"] or "{}")}
+                "details": row_json(m["details"] or "{}", f"model {m['id']}", dict)}
 
     def completed_phase(self, cache_key: str) -> dict | None:
         """The latest completed phase run with this cache key, with its models."""
@@ -132,11 +144,16 @@ class RegistryQueries:
     def lineage(self, ref: str | int) -> dict:
         """A model and, recursively, the models it was made from."""
         with self._snapshot():
-            return self._lineage_node(self.find_model(ref), set())
+            return self._lineage_node(self.find_model(ref), set(), [0])
 
-    def _lineage_node(self, m: sqlite3.Row, seen: set[int]) -> dict:
-        phase = self._read("SELECT name, kind, run_id FROM phase_runs WHERE id = ?",
-                           (m["phase_run_id"],))[0]
+    def _lineage_node(self, m: sqlite3.Row, seen: set[int], shown: list[int]) -> dict:
+        shown[0] += 1  # nodes in the whole tree: shared ancestors repeat under each child
+        if len(seen) >= MAX_LINEAGE_DEPTH or shown[0] > MAX_LINEAGE_NODES:
+            raise RegistryError(f"model {m['id']}'s lineage is deeper than {MAX_LINEAGE_DEPTH} "
+                                f"or larger than {MAX_LINEAGE_NODES} models: the registry is "
+                                f"damaged; {RECOVERY}")
+        phase = self._one("SELECT name, kind, run_id FROM phase_runs WHERE id = ?",
+                          m["phase_run_id"], "phase run")
         node = {**self._model_json(m), "phase": phase["name"], "kind": phase["kind"],
                 "run_id": phase["run_id"], "parents": []}
         seen = seen | {m["id"]}
@@ -144,9 +161,22 @@ class RegistryQueries:
                                        "ORDER BY parent_id", (m["id"],)):
             if parent_id in seen:  # lineage is a DAG; guard anyway against a bad row
                 continue
-            parent = self._read("SELECT * FROM models WHERE id = ?", (parent_id,))[0]
-            node["parents"].append(self._lineage_node(parent, seen))
+            parent = self._one("SELECT * FROM models WHERE id = ?", parent_id, "model")
+            node["parents"].append(self._lineage_node(parent, seen, shown))
         return node
+
+
+def row_json(text, what: str, kind: type = dict):
+    """A JSON column of a registry row, of type ``kind``; a damaged one is a RegistryError
+    (the workspace is untrusted input: a bad row ends in one line, never a traceback)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, kind):
+        raise RegistryError(f"{what} in the registry is damaged (a JSON column does not hold "
+                            f"a {kind.__name__}); {RECOVERY}")
+    return value
 
 
 def _ratios(estimate: dict, measured: dict) -> dict:
