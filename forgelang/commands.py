@@ -95,12 +95,19 @@ def _with_workspace_state(plan, workspace: Path):
     """Mark steps cached / re-run (with the reason) from the workspace registry, if any."""
     if not (workspace / "registry.db").is_file():
         return plan
-    from runtime.registry import ModelRegistry  # torch-free by contract
+    from runtime.faults import FAULTS, describe_fault  # torch-free by contract
+    from runtime.registry import ModelRegistry, RegistryError
+    from runtime.registry_schema import SchemaError
 
-    with ModelRegistry(workspace) as reg:
-        done = reg.completed_cache_keys()
-        last = reg.latest_steps_by_phase()
-        state = reg.fingerprint()
+    try:
+        with ModelRegistry(workspace, create=False) as reg:
+            done = reg.completed_cache_keys()
+            last = reg.latest_steps_by_phase()
+            state = reg.fingerprint()
+    except (RegistryError, SchemaError, *FAULTS) as e:
+        message = describe_fault(e, workspace) if isinstance(e, FAULTS) else str(e)
+        print(f"warning: the plan ignores the workspace: {message}", file=sys.stderr)
+        return plan
     actions, reasons = {}, {}
     for s in plan.steps:
         if s.cache_key in done:

@@ -328,7 +328,7 @@ class ModelRegistry(RegistryQueries):
                 try:
                     steps = json.loads(config).get("phases", [])
                     plans[run_id] = {s.get("name"): s for s in steps if isinstance(s, dict)}
-                except (ValueError, AttributeError, RecursionError):
+                except (ValueError, AttributeError, TypeError, RecursionError):
                     plans[run_id] = {}  # a run config this code cannot read: no reason to give
         return {name: plans[run_id][name] for name, run_id, _c in rows if name in plans[run_id]}
 

@@ -44,3 +44,21 @@ def test_a_kernel_change_is_named_as_the_reason_and_downstream_follows(workspace
     saved = upgraded.to_json()
     loaded = Plan.from_json(validate_plan(saved, kinds=["train", "degrade"]))
     assert [s.reason for s in loaded.steps] == ["", "kernel changed", "inputs re-run"]
+
+
+def test_a_damaged_workspace_leaves_the_plan_unmarked_with_a_warning(workspace, kernels, capsys):
+    import sqlite3
+
+    plan = tk.make_plan(tk.CHAIN)
+    with PipelineOrchestrator(plan, workspace, kernels=kernels, output="quiet") as p:
+        assert p.run_full_pipeline().exit_code == 0
+    with sqlite3.connect(workspace / "registry.db") as db:
+        db.execute("UPDATE runs SET config = '{\"phases\": 5}'")
+    assert [s.reason for s in _with_workspace_state(_with_version(plan, "a", "2"),
+                                                    workspace).steps] == ["", "", ""]
+    (workspace / "registry.db").write_bytes(b"not a database" * 100)
+    for name in ("registry.db-wal", "registry.db-shm"):
+        (workspace / name).unlink(missing_ok=True)
+    capsys.readouterr()
+    assert _with_workspace_state(plan, workspace) is plan
+    assert "warning: the plan ignores the workspace" in capsys.readouterr().err
