@@ -37,7 +37,7 @@ def pack_trits(codes: torch.Tensor) -> torch.Tensor:
     digits = codes.flatten().to(torch.int32) + 1  # (N,) in {0, 1, 2}
     pad = (-digits.numel()) % TRITS_PER_BYTE
     digits = torch.cat([digits, digits.new_zeros(pad)]).view(-1, TRITS_PER_BYTE)  # (N/5, 5)
-    return (digits * _POWERS).sum(dim=1).to(torch.uint8)  # (N/5,)
+    return (digits * _POWERS.to(digits.device)).sum(dim=1).to(torch.uint8)  # (N/5,)
 
 
 def unpack_trits(packed: torch.Tensor, numel: int) -> torch.Tensor:
@@ -55,13 +55,15 @@ class TernaryLinear(nn.Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool):
+        # the dense weight is cached in float32 after first use: 4 bytes a weight in memory
+        # (the packed form is what is stored); a fused kernel would avoid it
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         nbytes = math.ceil(in_features * out_features / TRITS_PER_BYTE)
         self.register_buffer("codes", torch.zeros(nbytes, dtype=torch.uint8))
         self.register_buffer("scale", torch.ones((), dtype=torch.float32))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
-        self._dense: tuple[int, torch.Tensor] | None = None
+        self._dense: tuple[tuple, torch.Tensor] | None = None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> TernaryLinear:
@@ -77,7 +79,8 @@ class TernaryLinear(nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         """gamma * W~, (out, in), in the scale's dtype; rebuilt when the codes change."""
-        version = self.codes._version + self.scale._version
+        version = (self.codes._version, self.scale._version,  # in-place edits and
+                   self.codes.data_ptr(), self.scale.data_ptr())  # replaced buffers
         if self._dense is None or self._dense[0] != version or self._dense[1].device != self.codes.device:
             codes = unpack_trits(self.codes, self.in_features * self.out_features)
             dense = codes.view(self.out_features, self.in_features).float() * self.scale
@@ -93,8 +96,12 @@ class ForgeTernaryConfig(QuantizationConfigMixin):
     """``quantization_config`` of a ``forge_ternary`` model: which linears are ternary."""
 
     def __init__(self, modules: list[str] | None = None, **kwargs):
+        modules = [] if modules is None else modules
+        if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+            raise ValueError(f"{NAME}: quantization_config.modules must be a list of module "
+                             f"names, not {type(modules).__name__}")
         self.quant_method = NAME
-        self.modules = list(modules or [])
+        self.modules = list(modules)
 
 
 @register_quantizer(NAME)
@@ -106,7 +113,9 @@ class ForgeTernaryQuantizer(HfQuantizer):
     def validate_environment(self, *args, **kwargs) -> None:
         return None
 
-    def _process_model_before_weight_loading(self, model, **kwargs) -> None:
+    def _process_model_before_weight_loading(self, model, checkpoint_files=None,
+                                             **kwargs) -> None:
+        check_stored(self.quantization_config.modules, checkpoint_files or [])
         convert(model, self.quantization_config.modules, from_weights=False)
 
     def is_serializable(self, *args, **kwargs) -> bool:
@@ -117,6 +126,28 @@ class ForgeTernaryQuantizer(HfQuantizer):
         return False
 
 
+def check_stored(modules: list[str], checkpoint_files) -> None:
+    """The config's ternary modules are exactly those whose codes the weights hold.
+
+    A mismatch would load silently wrong (uninitialised codes, or dense layers left at
+    random), so it is refused, from the safetensors headers alone.
+
+    Raises:
+        ValueError: a listed module without codes, or stored codes of an unlisted one.
+    """
+    from safetensors import safe_open
+
+    stored = set()
+    for path in checkpoint_files:
+        with safe_open(str(path), framework="pt") as f:
+            stored |= {k[: -len(".codes")] for k in f.keys() if k.endswith(".codes")}
+    listed = set(modules)
+    if stored != listed:
+        odd = sorted(listed ^ stored)
+        raise ValueError(f"{NAME}: quantization_config.modules and the stored codes differ "
+                         f"at {odd[:3]} ({len(odd)} modules); the directory is damaged")
+
+
 def convert(model: nn.Module, modules: list[str], from_weights: bool = True) -> None:
     """Swap each named ``nn.Linear`` of ``model`` for a ``TernaryLinear`` (in place).
 
@@ -125,7 +156,10 @@ def convert(model: nn.Module, modules: list[str], from_weights: bool = True) -> 
     """
     for name in modules:
         parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
+        try:
+            parent = model.get_submodule(parent_name) if parent_name else model
+        except AttributeError:
+            raise ValueError(f"{name} is not a module of this model") from None
         linear = getattr(parent, child, None)
         if not isinstance(linear, nn.Linear):
             raise ValueError(f"{name} is not a linear layer of this model")

@@ -72,3 +72,19 @@ def test_converted_weights_are_gamma_times_codes():
     codes, gamma = ternarize(linear.weight)
     assert torch.equal(ternary.weight, codes.float() * gamma)
     assert torch.equal(ternary.bias, linear.bias)
+
+
+@pytest.mark.parametrize("modules", [5, "abc", ["model.nope.q_proj"], "extra"])
+def test_a_config_that_does_not_fit_the_weights_is_refused(tmp_path, modules):
+    import json
+
+    model = _llama()
+    save_ternary(model, None, tmp_path / "t")
+    path = tmp_path / "t" / "config.json"
+    config = json.loads(path.read_text())
+    if modules == "extra":  # a layer the weights hold dense, listed as ternary
+        modules = config["quantization_config"]["modules"] + ["lm_head"]
+    config["quantization_config"]["modules"] = modules
+    path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="forge_ternary|not a module"):
+        AutoModelForCausalLM.from_pretrained(tmp_path / "t")
