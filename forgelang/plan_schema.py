@@ -18,13 +18,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from forgelang.plan import EXTERNAL_PREFIX, PLAN_FORMAT
+from forgelang.schema import DEVICE_RE, MAX_CPUS, MAX_GPUS, NAME_MAX
 
 INT_MAX = 2**63 - 1  # SQLite's INTEGER; every count and seed fits
 MAX_STEPS = 1000
 MAX_SHOWN = 3  # problems named in the one-line message; the rest are counted
 _CACHE_KEY = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_DEVICE = re.compile(r"auto|cpu|mps|cuda|cuda:[0-9]{1,3}")
 HINT = "make it again with `forge plan RECIPE --out PLAN.json`"
 
 
@@ -57,7 +57,7 @@ def _format(value: int) -> int:
 
 
 def _device(value: str) -> str:
-    if not _DEVICE.fullmatch(value):
+    if not DEVICE_RE.fullmatch(value):
         raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
     return value
 
@@ -98,7 +98,8 @@ def _condition(value: str) -> str:
 Name = Annotated[str, AfterValidator(_identifier)]
 CacheKey = Annotated[str, AfterValidator(_cache_key)]
 Text = Annotated[str, Field(max_length=4096)]
-Line = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+Line = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_printable)]
+Short = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_printable)]  # may be ""
 Count = Annotated[int, Field(ge=0, le=INT_MAX)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, le=INT_MAX)]
@@ -145,14 +146,14 @@ class BudgetSchema(_Strict):
 class TrackingSchema(_Strict):
     wandb: Literal["offline", "online", "disabled"] = "offline"
     project: Line = "agent-forge"
-    entity: Line | None = None
+    entity: Short | None = None
 
 
 class ExecutorSchema(_Strict):
     type: Literal["local", "ray"] = "local"
-    address: Line | None = None
-    num_cpus: Annotated[int, Field(ge=1, le=65536)] | None = None
-    num_gpus: Annotated[float, Field(ge=0, le=4096, allow_inf_nan=False)] | None = None
+    address: Short | None = None
+    num_cpus: Annotated[int, Field(ge=1, le=MAX_CPUS)] | None = None
+    num_gpus: Annotated[float, Field(ge=0, le=MAX_GPUS, allow_inf_nan=False)] | None = None
 
 
 class PlanSchema(_Strict):

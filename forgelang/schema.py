@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from forgelang.devices import BUILTIN
 
-DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
+DEVICE_RE = re.compile(r"auto|cpu|mps|cuda|cuda:\d{1,6}")  # used with fullmatch
+NAME_MAX = 256  # recipe, W&B project and entity names, Ray addresses (a saved plan's bound too)
+MAX_CPUS, MAX_GPUS = 65_536, 4_096
 
 
 class _Strict(BaseModel):
@@ -25,23 +27,23 @@ class Tracking(_Strict):
     """Weights & Biases settings; offline files in the workspace by default."""
 
     wandb: Literal["offline", "online", "disabled"] = "offline"
-    project: str = "agent-forge"
-    entity: str | None = None
+    project: str = Field("agent-forge", max_length=NAME_MAX)
+    entity: str | None = Field(None, max_length=NAME_MAX)
 
 
 class Executor(_Strict):
     """Where fan-out work runs: in this process, or on a Ray cluster."""
 
     type: Literal["local", "ray"] = "local"
-    address: str | None = Field(None, description='Ray address, e.g. "auto"')
-    num_cpus: int | None = Field(None, ge=1)
-    num_gpus: float | None = Field(None, ge=0)
+    address: str | None = Field(None, max_length=NAME_MAX, description='Ray address, e.g. "auto"')
+    num_cpus: int | None = Field(None, ge=1, le=MAX_CPUS)
+    num_gpus: float | None = Field(None, ge=0, le=MAX_GPUS)
 
 
 class RecipeHeader(_Strict):
     """The ``recipe`` block: name, seed, device and budgets."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     description: str = ""
     seed: int = Field(0, ge=0, le=2**32 - 1)
     device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
@@ -54,7 +56,7 @@ class RecipeHeader(_Strict):
     @field_validator("device")
     @classmethod
     def _device(cls, v: str) -> str:
-        if not DEVICE_RE.match(v):
+        if not DEVICE_RE.fullmatch(v):
             raise ValueError("device must be auto, cpu, mps, cuda or cuda:N")
         return v
 

@@ -133,3 +133,25 @@ def test_a_dir_input_with_control_characters_is_refused():
     assert _input("dir:/models/tiny") == "dir:/models/tiny"
     with pytest.raises(ValueError, match="printable"):
         _input("dir:/models/\x1b[2Jtiny")
+
+
+@pytest.mark.parametrize("header", [
+    'device = "cuda:1000"',
+    'tracking { wandb = offline  project = "' + "p" * 256 + '"  entity = "" }',
+    'executor { type = ray  address = ""  num_cpus = 65536 }',
+])
+def test_every_plan_the_compiler_writes_is_a_valid_saved_plan(tmp_path, header):
+    """The saved-plan schema and the recipe schema agree on the header's limits."""
+    from forgelang.api import compile_plan
+
+    text = (ROOT / "recipes" / "smoke.forge").read_text()
+    for line in ("  device = cpu\n", "  tracking { wandb = offline }\n"):
+        if line.split()[0] in header:
+            text = text.replace(line, "\n")
+    text = text.replace('recipe "agent-forge-smoke" {', 'recipe "agent-forge-smoke" {\n  ' + header, 1)
+    (tmp_path / "r.forge").write_text(text)
+    import shutil
+
+    shutil.copytree(ROOT / "recipes" / "shared", tmp_path / "shared")
+    plan = compile_plan(tmp_path / "r.forge", overrides=[], import_roots=[])
+    validate_plan(json.loads(json.dumps(plan.to_json())))
