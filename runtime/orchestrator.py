@@ -294,12 +294,8 @@ class PipelineOrchestrator:
         """The verified input models of a step, in order."""
         inputs: list[InputModel] = []
         for dep in step.inputs:
-            if dep.startswith(EXTERNAL_PREFIX):
-                path = Path(dep[len(EXTERNAL_PREFIX):]).expanduser()
-                if not path.is_dir():
-                    raise PipelineError(f"input model directory {path} does not exist")
-                check_no_pickle(path)
-                inputs.append(InputModel(path=path, role="external"))
+            if dep.startswith(EXTERNAL_PREFIX):  # checked before the run (_check_external)
+                inputs.append(InputModel(path=_external_path(dep), role="external"))
                 continue
             models = outputs.get(dep)
             if models is None:
@@ -427,11 +423,21 @@ def _check_plan(plan: Plan) -> None:
                                 "digits; plan the recipe again")
 
 
-def _check_external(dep: str) -> None:
-    """A ``dir:PATH`` input must be a directory without pickle files (it is only read)."""
+def _external_path(dep: str) -> Path:
+    """The directory of a ``dir:PATH`` input.
+
+    Raises:
+        PipelineError: it is not a directory (any more).
+    """
     path = Path(dep[len(EXTERNAL_PREFIX):]).expanduser()
     if not path.is_dir():
         raise PipelineError(f"input model directory {path} does not exist")
+    return path
+
+
+def _check_external(dep: str) -> None:
+    """A ``dir:PATH`` input must be a directory without pickle files (it is only read)."""
+    path = _external_path(dep)
     try:
         check_no_pickle(path)
     except ArtifactError as e:
