@@ -97,6 +97,10 @@ def test_a_damaged_model_row_reruns_the_phase(tmp_path, capsys):
         assert p.run_full_pipeline().exit_code == 0
     with ModelRegistry(tmp_path / "ws") as reg, reg._write() as c:
         c.execute("UPDATE models SET sha256 = '../../../etc'")
-    with PipelineOrchestrator(plan, tmp_path / "ws", kernels=kernels, output="quiet") as p:
+    capsys.readouterr()
+    with PipelineOrchestrator(plan, tmp_path / "ws", kernels=kernels, output="json") as p:
         result = p.run_full_pipeline()
     assert result.exit_code == 0 and [ph.status for ph in result.phases] == ["completed"]
+    # refused by its shape, before any path is made of it (a missing directory would
+    # also re-run the phase, after looking outside the workspace)
+    assert "is not an artifact address" in capsys.readouterr().out
