@@ -41,16 +41,13 @@ def _digest(data: bytes) -> str:
 
 
 def _code_stamp() -> str:
-    """Sizes and mtimes of forgelang's sources and of the kernel code whose fingerprint
-    is in every step's cache key (``forgelang.kernel_code``)."""
+    """Sizes and mtimes of forgelang's and runtime's sources (a step's cache key holds
+    its kernel's code fingerprint, ``forgelang.kernel_code``) and of the grammar."""
+    files = sorted(module_index().items()) + [(p.name, str(p)) for p in _PACKAGE.glob("*.lark")]
     parts = []
-    for p in sorted(_PACKAGE.rglob("*.py")) + sorted(_PACKAGE.glob("*.lark")):
-        st = p.stat()
-        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
-    for name, path in sorted(module_index().items()):
-        if name.startswith("runtime."):
-            st = os.stat(path)
-            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    for name, path in files:
+        st = os.stat(path)
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(parts)
 
 
