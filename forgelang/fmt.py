@@ -20,7 +20,7 @@ from forgelang import ast
 from forgelang.diagnostics import DiagnosticError
 from forgelang.fmt_comments import attach_comments
 from forgelang.fmt_render import Printer
-from forgelang.loader import parse_recipe
+from forgelang.loader import parse_bounded
 from forgelang.parser import parse_text, read_source
 from forgelang.source import display_path
 
@@ -58,7 +58,7 @@ def format_text(text: str, path: str = "<string>") -> str:
         DiagnosticError: the text does not parse (nothing is formatted).
         FormatterBug: the result would parse differently or lose a comment.
     """
-    module = parse_recipe(text, path)
+    module = parse_bounded(text, path)
     out = format_module(module)
     _check_same(module, out, path)
     return out

@@ -80,12 +80,7 @@ class Loader:
     def _parse(self, text: str, shown: str) -> ast.Module:
         """One file's module. Control characters are E008: in its text the file is not
         parsed at all; in a string's value (an escape) the string is reported."""
-        src = Source(shown, text)
-        refused = control_chars.in_text(src)
-        if refused:
-            raise DiagnosticError([Diagnostic("E008", message, span, control_chars.HINT)
-                                   for message, span in refused], {shown: src})
-        module = parse_recipe(text, shown)
+        module = parse_recipe(text, shown, strings_fatal=False)
         for message, span in control_chars.in_strings(module):
             self.diags.add("E008", message, span, control_chars.HINT)
         return module
@@ -174,9 +169,28 @@ def _unreadable(code: str, message: str, span: Span | None, hint: str) -> Diagno
     return DiagnosticError([Diagnostic(code, message, span, hint)])
 
 
-def parse_recipe(text: str, shown: str) -> ast.Module:
+def parse_recipe(text: str, shown: str, strings_fatal: bool = True) -> ast.Module:
+    """``parse_bounded`` for every reader of recipe text that compiles (files, imports,
+    ``--set`` values): control characters are E008 (in the text: nothing is parsed; in a
+    string's value: raised too unless ``strings_fatal`` is False, for a caller that
+    reports them beside its other diagnostics)."""
+    src = Source(shown, text)
+    refused = control_chars.in_text(src)
+    if refused:
+        raise DiagnosticError([Diagnostic("E008", message, span, control_chars.HINT)
+                               for message, span in refused], {shown: src})
+    module = parse_bounded(text, shown)
+    strings = control_chars.in_strings(module) if strings_fatal else []
+    if strings:
+        raise DiagnosticError([Diagnostic("E008", message, span, control_chars.HINT)
+                               for message, span in strings], {shown: src})
+    return module
+
+
+def parse_bounded(text: str, shown: str) -> ast.Module:
     """``parse_text``, with an expression or number too long for the parser to handle
-    safely (``grammar.SourceTooComplex``) reported as a diagnostic too."""
+    safely (``grammar.SourceTooComplex``) a diagnostic too; no control-character rule
+    (``fmt`` formats whatever text it is given)."""
     try:
         return parse_text(text, shown)
     except SourceTooComplex as e:

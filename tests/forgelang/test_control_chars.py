@@ -78,3 +78,12 @@ def test_the_renderer_escapes_and_keeps_the_underline_in_place():
 def test_lines_are_counted_as_the_parser_counts_them():
     src = Source("f.forge", "a\u2028b\x0cc\r\nd\n")
     assert (src.line_text(1), src.line_text(2)) == ("a\u2028b\x0cc", "d")
+
+
+def test_a_set_value_with_a_control_character_is_refused(tmp_path):
+    from forgelang.diagnostics import Diagnostics
+    from forgelang.overrides import parse_overrides
+
+    diags = Diagnostics()
+    assert parse_overrides(['recipe.name="ab\\u001b[2Jcd"'], diags) == []
+    assert [d.code for d in diags.errors] == ["E008", "E100"]
