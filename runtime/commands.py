@@ -49,14 +49,18 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
         return _refuse(problem, json_events)
     from runtime.lock import LockHeldError
     from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator  # loads torch
+    result = None
     try:
         with PipelineOrchestrator(target, ws, overrides, only, from_, force,
                                   output=output) as pipeline:
             result = pipeline.run_full_pipeline()
     except (LockHeldError, RegistryError, SchemaError, WorkspaceError) as e:
         return _refuse(str(e), json_events)
-    except FAULTS as e:  # before the run started: nothing ran
-        return _refuse(describe_fault(e, ws), json_events)
+    except FAULTS as e:
+        if result is None:  # before the run started: nothing ran
+            return _refuse(describe_fault(e, ws), json_events)
+        # closing the workspace failed after the run ended: its outcome stands, said once
+        return _fail(f"{describe_fault(e, ws)} (after the run ended {result.status})", 1)
     if result.status == "refused":
         return _refuse(result.message, json_events)
     if result.exit_code and not json_events:

@@ -187,3 +187,13 @@ def test_a_workspace_that_is_a_file(plan, tmp_path, capsys):
         event = json.loads(_one_line(capsys, "refused", stream="out"))
         assert "is not a directory" in event["message"]
     assert afile.read_text() == "not a workspace"
+
+
+def test_a_fault_after_the_run_ended_is_not_reported_as_a_refusal(plan, tmp_path, monkeypatch,
+                                                                  capsys):
+    def failing_close(self):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ModelRegistry, "close", failing_close)
+    assert commands.apply(str(plan), tmp_path / "ws") == 1  # not 2: the run did happen
+    assert "after the run ended completed" in _one_line(capsys)
