@@ -10,7 +10,15 @@ from pydantic import Field, model_validator
 
 from forgelang.kinds import costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
-from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.common import (
+    BakeConfig,
+    DataSource,
+    EvalConfig,
+    Levels,
+    data_field,
+    eval_field,
+    levels_field,
+)
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
 
 COT_PROMPT = "Let's think step by step."
@@ -58,6 +66,7 @@ class QuietStarParams(Params):
     steps: int = Field(500, ge=1, le=10_000_000, description="optimiser steps of thought training")
     batch_size: int = Field(4, ge=1, le=4096, description="sequences per batch")
     seq_len: int = Field(64, ge=8, le=1_000_000, description="tokens per sequence")
+    levels: Levels = levels_field("difficulty levels (1-10) of the task-suite training text")
     temperature: float = Field(1.0, gt=0, le=10, description="sampling temperature of thoughts")
     policy_weight: float = Field(1.0, ge=0, le=100,
                                  description="weight of the REINFORCE loss beside the LM loss")
@@ -113,6 +122,7 @@ KIND = Kind(
             "coherence scoring and an anti-theatre check.",
     params=QuietStarParams,
     estimate=estimate,
-    metrics=("loss", "loss.*", "reward", "reward.*", "thought.*", "coherence", "coherence.*",
-             "anti_theater.*", "bake.*", "mixing_weight"),
+    metrics=("loss", "loss.*", "lm_loss.*", "grad_norm.*", "lr.*", "reward", "reward.*",
+             "thought.*", "coherence", "coherence.*", "anti_theater.*", "bake.*", "mixing_weight",
+             "input_accuracy", "thinker.*", "answer_perplexity"),
 )

@@ -83,7 +83,8 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
         device: where batches go.
         should_stop: checked before every step; True ends the loop early.
         on_step: called after each step with its index and measured values
-            (``loss``, ``lm_loss``, ``grad_norm``, ``lr``).
+            (``loss``, ``lm_loss``, ``grad_norm``, ``lr``, and the model output's
+            ``stats`` dict when it has one).
         guard: a ``DivergenceGuard`` over ``model`` and ``optimizer``, or None. After each
             step it judges the loss; on a rollback the base learning rates are lowered by
             its ``lr_factor`` too, so the schedule keeps the cooler rate.
@@ -116,7 +117,8 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
             report.completed = step + 1
             lm = getattr(out, "lm_loss", None)
             on_step(step, {"loss": loss, "lm_loss": float(lm) if lm is not None else loss,
-                           "grad_norm": float(norm), "lr": lr})
+                           "grad_norm": float(norm), "lr": lr,
+                           **(getattr(out, "stats", None) or {})})
     finally:
         _set_lr(optimizer, base_lrs, 1.0)
     return report

@@ -64,8 +64,8 @@ class TrainingStage:
     warmup_steps: int = 0
     min_lr_ratio: float = 1.0
     model_index: int | None = None
-    progress_offset: int = 0
-    progress_total: int = 0
+    progress_offset: float = 0
+    progress_total: float = 0
     progress_share: float = 1.0
 
 
@@ -128,6 +128,8 @@ def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict
         for key in LOGGED:
             name = key if stage.model_index is not None else f"{key}.{stage.name}"
             ctx.log_metric(name, values[key], step, stage.model_index)
+        for key in values.keys() - set(LOGGED):  # the objective's own statistics
+            ctx.log_metric(key, values[key], step, stage.model_index)
         done = stage.progress_offset + step + 1
         share = stage.progress_share * done / max(1, stage.progress_total)
         ctx.progress(share, f"{stage.name} step {step + 1}/{stage.steps}")
