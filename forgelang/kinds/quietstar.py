@@ -9,6 +9,7 @@ reward each thought by how much it raises the likelihood of the next ``n_true`` 
 from pydantic import Field, model_validator
 
 from forgelang.kinds import costs
+from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import (
     BakeConfig,
@@ -82,7 +83,8 @@ class QuietStarParams(Params):
 
 
 def bake_flops(bake: BakeConfig, cost: costs.ModelCost, prompt_tokens: int) -> float:
-    """Teacher sampling (prompted, no cache) + student training on the trajectories."""
+    """Teacher sampling (prompted, no cache) + student training on the trajectories
+    (the curriculum and baking estimates use it)."""
     t = bake.trajectory_tokens
     ctx = prompt_tokens + t
     sample = bake.trajectories * t * ctx * cost.forward_flops_per_token(ctx)
@@ -92,28 +94,32 @@ def bake_flops(bake: BakeConfig, cost: costs.ModelCost, prompt_tokens: int) -> f
 
 
 def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
-    """Baking, then per position ``thoughts_per_position`` thoughts of length k+2 followed by
-    ``n_true`` scored tokens, all trained (forward + backward) over the sequence."""
+    """Measurement before and after, baking, thought training, anti-theatre, coherence
+    (``forgelang.kinds.quietstar_cost`` counts each pass)."""
     first = costs.first_input(ctx.inputs, "quietstar")
     cost = costs.cost_of(first)
-    per_position = p.thoughts_per_position * (p.thought_tokens + 2 + p.n_true)
-    ctx_len = p.seq_len + p.thought_tokens + 2
-    tokens = p.steps * p.batch_size * p.seq_len * (1 + per_position)
-    train = tokens * cost.train_flops_per_token(ctx_len)
-    prompt_len = max(1, len(p.bake.prompt))  # characters: the char-level upper bound
-    bake = bake_flops(p.bake, cost, prompt_len) if p.bake.prompt else 0.0
-    checks = (3 if p.anti_theater.enabled else 1) * p.eval.forward_tokens() * (1 + per_position)
-    evaluate = checks * cost.forward_flops_per_token(p.eval.prompt_tokens + p.eval.max_new_tokens)
-    flops = train + bake + evaluate
-    # thoughts are expanded in parallel: activations for every thought token at once
-    peak = (costs.training_state_bytes(cost)
-            + cost.activation_bytes(p.batch_size * (1 + per_position), ctx_len)
-            + costs.overhead(ctx.device))
+    mean, width = qc.lengths(p, cost.vocab_size)
+    work = qc.Work()
+    for _ in range(2):  # the input, then the output
+        qc.measurement(work, cost, p)
+    if p.bake.prompt:
+        qc.bake(work, cost, p.bake, len(p.bake.prompt) + p.eval.prompt_tokens)
+    rows = 0.0
+    for _ in range(p.steps):
+        rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)
+    qc.anti_theater(work, cost, p)
+    qc.thought_pass(work, cost, p, min(p.batch_size, p.eval.examples), mean, width, train=False)
+    row_length = round(width + p.thought_tokens + 2 + p.n_true)
+    peak = (costs.training_state_bytes(cost) + cost.activation_bytes(round(rows), row_length)
+            + cost.activation_bytes(p.batch_size, round(width)) + costs.overhead(ctx.device))
     out = costs.same_shape(first, 32.0)
-    notes = (f"{1 + per_position} token positions trained per text token",)
-    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
-                    outputs=(out,), notes=notes)
+    notes = (f"{rows:,.0f} thought rows per step ({p.thoughts_per_position} per position, "
+             f"{mean:.1f}-token sequences, batches {width:.1f} wide after trimming)",
+             f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
+             "on top of the FLOPs")
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=notes)
 
 
 KIND = Kind(

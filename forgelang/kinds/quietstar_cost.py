@@ -1,0 +1,116 @@
+"""The quietstar phase's cost model: what the kernel runs, counted pass by pass.
+
+- measurement: the input and the output on the held-out set (greedy decoding without a
+  KV cache, like every phase's ``EvalConfig``);
+- baking: trajectories sampled from the prompted teacher (the training ones and one per
+  held-out query), the student trained on them, KL measured before and after;
+- thought training, per step over ``B`` sequences of mean length ``l`` (trimmed batch
+  width ``W``): ``R = m B (l - 1)`` rows; ``k`` sampling forwards of the rows (no
+  gradient), then one forward + backward of the rows (``W + k + 2 + n`` tokens) and of
+  the sequences;
+- anti-theatre: ``examples`` answers of ``max_new_tokens`` tokens in four modes; per
+  token, real and shuffled thoughts take ``k`` sampling forwards plus two (the thought
+  row and the sequence), random tokens two, no thought one;
+- coherence: thoughts sampled after every position of one batch of held-out text.
+
+Time = FLOPs at the device's throughput + tensor ops at its per-op cost (a forward
+pass dispatches ``FORWARD_OP_SHARE`` of a training step's ops, our planning constant).
+Sequence lengths come from the suite's measured length table (``costs.suite_batch_length``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forgelang.kinds import costs
+
+FORWARD_OP_SHARE = 0.4  # a no-grad forward's ops / a training step's (forward + backward)
+HELDOUT_QUERIES = 8  # held-out trajectories a bake measures its KL on (runtime.phases.quietstar)
+REASONING = ("arithmetic", "word_problems")
+REASONING_SHARE = 0.7  # of the thought-training text; the other families share the rest
+
+
+def training_weights(families) -> dict[str, float]:
+    """The thought-training mix: reasoning families at 70%, every other family the rest."""
+    others = [name for name in families if name not in REASONING]
+    weights = {name: REASONING_SHARE / len(REASONING) for name in REASONING}
+    weights.update({name: (1 - REASONING_SHARE) / len(others) for name in others})
+    return weights
+
+
+@dataclass
+class Work:
+    """FLOPs and tensor ops, summed over the passes of the phase."""
+
+    flops: float = 0.0
+    ops: float = 0.0
+
+    def forward(self, cost, rows: float, length: float, op_step: float) -> None:
+        """One no-grad forward of ``rows`` sequences of ``length`` tokens."""
+        self.flops += rows * length * cost.forward_flops_per_token(round(length))
+        self.ops += FORWARD_OP_SHARE * op_step
+
+    def train(self, cost, rows: float, length: float, op_step: float) -> None:
+        """One forward + backward of ``rows`` sequences of ``length`` tokens."""
+        self.flops += rows * length * cost.train_flops_per_token(round(length))
+        self.ops += op_step
+
+
+def lengths(p, vocab: int) -> tuple[float, float]:
+    """``(mean sequence length, mean trimmed batch width)`` of the training text."""
+    from forgelang.kinds.suite_lengths import PERCENTILES
+
+    weights = training_weights(PERCENTILES)
+    one = costs.suite_batch_length(p.levels, 1, p.seq_len, vocab, weights)
+    return one, costs.suite_batch_length(p.levels, p.batch_size, p.seq_len, vocab, weights)
+
+
+def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
+                 train: bool) -> float:
+    """Sample and score thoughts after every position of ``sequences``; the rows' count."""
+    k, m, n = p.thought_tokens, p.thoughts_per_position, p.n_true
+    rows = m * sequences * max(1.0, mean - 1)
+    op_step = cost.train_ops_per_step(round(width + k + 2 + n))
+    for i in range(k):
+        work.forward(cost, rows, width + 2 + i, op_step)
+    score = work.train if train else work.forward
+    score(cost, rows, width + k + 2 + n, op_step)
+    score(cost, sequences, width, op_step)
+    return rows
+
+
+def anti_theater(work: Work, cost, p) -> None:
+    """The four decoding modes on ``anti_theater.examples`` held-out problems."""
+    if not p.anti_theater.enabled:
+        return
+    e, g, k = p.anti_theater.examples, p.eval.max_new_tokens, p.thought_tokens
+    for t in range(g):
+        length = p.eval.prompt_tokens + t
+        op_step = cost.train_ops_per_step(round(length + k + 2))
+        passes = 2 * (k + 2) + 2 + 1  # thoughts, shuffled, random, none
+        for _ in range(passes):
+            work.forward(cost, e, length + k + 2, op_step)
+
+
+def bake(work: Work, cost, bake_cfg, prompt_tokens: int) -> None:
+    """Sampling the training and held-out trajectories, training, two KL measurements."""
+    t = bake_cfg.trajectory_tokens
+    context = prompt_tokens + t
+    op_step = cost.train_ops_per_step(context)
+    for i in range(t):  # one token of every trajectory per forward, no cache
+        work.forward(cost, bake_cfg.trajectories + HELDOUT_QUERIES, prompt_tokens + i, op_step)
+    for _ in range(bake_cfg.steps):
+        work.forward(cost, bake_cfg.batch_size, context, op_step)  # the teacher's logits
+        work.train(cost, bake_cfg.batch_size, t, op_step)
+    for _ in range(2):
+        work.forward(cost, 2 * HELDOUT_QUERIES, context, op_step)
+
+
+def measurement(work: Work, cost, p) -> None:
+    """Greedy decoding of the held-out set (no KV cache) plus its perplexities."""
+    e = p.eval
+    per_token = cost.forward_flops_per_token(e.prompt_tokens + e.max_new_tokens)
+    work.flops += (e.forward_tokens() + 2 * e.examples * e.prompt_tokens) * per_token
+    batches = -(-e.examples // e.batch_size)
+    op_step = cost.train_ops_per_step(e.prompt_tokens + e.max_new_tokens)
+    work.ops += batches * (e.max_new_tokens + 2) * FORWARD_OP_SHARE * op_step
