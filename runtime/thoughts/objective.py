@@ -99,6 +99,6 @@ class QuietStarObjective(nn.Module):
         mixed = -scores.mixed.sum() / scores.mask.sum().clamp(min=1)
         policy, stats = policy_terms(scores, s.per_position)
         loss = lm + mixed + s.policy_weight * policy
-        stats.update({"loss.lm": float(lm), "loss.mixed": float(mixed.detach()),
+        stats.update({"loss.lm": float(lm.detach()), "loss.mixed": float(mixed.detach()),
                       "loss.policy": float(policy.detach())})
         return ObjectiveOutput(loss, lm.detach(), stats)

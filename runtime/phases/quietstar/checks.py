@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import warnings
 
+from forgelang.kinds.quietstar_cost import REASONING
 from runtime.data.formatting import format_example, training_text
 from runtime.data.splits import derive_seed
 from runtime.eval.harness import score
 from runtime.kernels import ForgeWarning
-from runtime.phases.quietstar.data import REASONING
 from runtime.phases.toolkit.draws import fitting_examples
 from runtime.thoughts.coherence import coherence_scores
 from runtime.thoughts.decode import MODES, decode, padded

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from forgelang.kinds.common import SUITE
+from forgelang.kinds.quietstar_cost import HELDOUT_QUERIES, training_weights
 from runtime.data import TASKS, TaskMix
 from runtime.data.encoding import encode_example
 from runtime.data.example import Example
@@ -20,17 +21,11 @@ from runtime.data.splits import derive_seed
 from runtime.phases.toolkit.batches import BatchStream, encode_pool, training_stream
 from runtime.phases.toolkit.draws import fitting_examples
 
-REASONING = ("arithmetic", "word_problems")
-REASONING_SHARE = 0.7
-HELDOUT_QUERIES = 8  # held-out queries a bake measures its KL on
-
 
 def training_mix() -> TaskMix:
-    """Reasoning families at 70%, every other family sharing the rest."""
-    others = [name for name in TASKS.names() if name not in REASONING]
-    weights = {name: REASONING_SHARE / len(REASONING) for name in REASONING}
-    weights.update({name: (1 - REASONING_SHARE) / len(others) for name in others})
-    return TaskMix(weights)
+    """Reasoning families at 70%, every other family sharing the rest (the estimate
+    counts the same mix)."""
+    return TaskMix(training_weights(TASKS.names()))
 
 
 def jsonl_training(path: str, tokenizer, seq_len: int) -> list[Example]:
