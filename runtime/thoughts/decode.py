@@ -37,6 +37,9 @@ def fill_thoughts(model, rows: ThoughtRows, tokens: ThoughtTokens, mode: str, te
     """Put the mode's thought (or control) into every row."""
     if mode == "random":
         return random_thoughts(rows, tokens, generator)
+    if mode == "shuffled" and len(rows.ids) < 2:
+        raise ValueError("the shuffled control gives each example another example's thought: "
+                         "it needs at least two prompts decoded together")
     sampled = sample_thoughts(model, rows, tokens, temperature, generator)
     if mode == "shuffled":
         return rows.with_thoughts(sampled.thoughts().roll(-1, dims=0))

@@ -64,9 +64,10 @@ class ThoughtfulLM(nn.Module):
         if (tokens.start, tokens.end) != (config["start_id"], config["end_id"]):
             raise ValueError(f"{directory / CONFIG}: its thought marker ids differ from the "
                              "tokenizer's")
-        head = load_head(directory, config).to(device)
+        lm = load_model(directory, device)
+        head = load_head(directory, config, lm).to(device)
         options.setdefault("temperature", config["temperature"])
-        return cls(load_model(directory, device), head, tokens, **options)
+        return cls(lm, head, tokens, **options)
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, max_new_tokens: int = 16, eos_token_id=None,
@@ -93,12 +94,16 @@ def read_config(directory: Path) -> dict:
     """``quietstar.json``, checked (it is untrusted input).
 
     Raises:
-        ValueError: missing, too large, not this format, or a field out of range.
+        ValueError: missing, not a regular file, too large, not this format, or a field
+            out of range.
     """
     from forgelang.files import read_regular
 
     path = directory / CONFIG
-    config = json.loads(read_regular(path, MAX_CONFIG_BYTES))
+    try:
+        config = json.loads(read_regular(path, MAX_CONFIG_BYTES))
+    except OSError as err:  # missing, not a regular file, larger than MAX_CONFIG_BYTES
+        raise ValueError(f"{path}: {err}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("version") != VERSION:
         raise ValueError(f"{path} is not a {FORMAT} v{VERSION} file")
     for name, low, high in (("thought_tokens", 1, 256), ("start_id", 0, 10**7), ("end_id", 0, 10**7),
@@ -107,15 +112,25 @@ def read_config(directory: Path) -> dict:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ValueError(f"{path}: {name} must be an integer in {low}..{high}, got {value!r}")
     temperature = config.get("temperature")
-    if not isinstance(temperature, int | float) or not 0 < temperature <= 10:
+    if (isinstance(temperature, bool) or not isinstance(temperature, int | float)
+            or not 0 < temperature <= 10):
         raise ValueError(f"{path}: temperature must be in (0, 10], got {temperature!r}")
     return config
 
 
-def load_head(directory: Path, config: dict) -> MixingHead:
-    """The mixing head of ``directory`` (safetensors; shapes checked against the config)."""
+def hidden_size(lm) -> int:
+    """Width of ``lm``'s final hidden state (the LM head's input)."""
+    return int(lm.get_output_embeddings().weight.shape[1])
+
+
+def load_head(directory: Path, config: dict, lm) -> MixingHead:
+    """The mixing head of ``directory`` for ``lm`` (safetensors; shapes checked against the
+    config, and the config against ``lm``'s hidden size)."""
     from safetensors.torch import load_file
 
+    if config["d_model"] != hidden_size(lm):
+        raise ValueError(f"{directory / CONFIG}: the mixing head reads {config['d_model']}-wide "
+                         f"hidden states, the model's are {hidden_size(lm)} wide")
     head = MixingHead(config["d_model"], config["hidden"])
     state = load_file(str(directory / WEIGHTS))
     expected = {k: tuple(v.shape) for k, v in head.state_dict().items()}

@@ -28,7 +28,7 @@ from runtime.phases.toolkit.inputs import load_model, load_tokenizer
 from runtime.phases.toolkit.measure import before_after, measure
 from runtime.phases.toolkit.stage import TrainingStage, load_finished, train_stage
 from runtime.thoughts.head import MixingHead
-from runtime.thoughts.model import ThoughtfulLM, has_thoughts, load_head, read_config
+from runtime.thoughts.model import ThoughtfulLM, has_thoughts, hidden_size, load_head, read_config
 from runtime.thoughts.objective import QuietStarObjective, ThoughtSettings
 from runtime.thoughts.tokens import add_thought_tokens, thought_tokens
 
@@ -110,8 +110,8 @@ def bake_stage(ctx: PhaseContext, params: QuietStarParams, model, tokenizer, hel
 def initial_head(source, model, params: QuietStarParams, seed: int) -> MixingHead:
     """The input's mixing head when it has one (thoughts trained before); else a new one."""
     if has_thoughts(source):
-        return load_head(source, read_config(source))
-    d_model = model.get_output_embeddings().weight.shape[1]
+        return load_head(source, read_config(source), model)
+    d_model = hidden_size(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(phase_seed(seed, "head"))
         return MixingHead(d_model, params.mixing_head_hidden)

@@ -93,6 +93,12 @@ def test_shuffled_thoughts_are_the_sampled_ones_rolled_by_one_row(model, tokens,
     assert torch.equal(shuffled.ids[outside], rows.ids[outside])  # only the thoughts moved
 
 
+def test_one_prompt_alone_cannot_be_given_another_prompts_thought(model, tokens, prompts):
+    rows = thought_rows(prompts[:1], [(0, len(prompts[0]) - 1, 0)], tokens, 1, 0)
+    with pytest.raises(ValueError, match="at least two prompts"):
+        fill_thoughts(model, rows, tokens, "shuffled", 1.0, torch.Generator().manual_seed(1))
+
+
 def test_random_mode_fills_in_random_thoughts(model, tokens, prompts):
     rows = thought_rows(prompts, [(i, len(p) - 1, 0) for i, p in enumerate(prompts)], tokens, 1, 0)
     filled = fill_thoughts(model, rows, tokens, "random", 1.0, torch.Generator().manual_seed(2))

@@ -117,19 +117,20 @@ def test_read_config_accepts_a_valid_config(tmp_path):
         read_config(tmp_path)
 
 
-def test_load_head_refuses_other_shapes(tmp_path):
+def test_load_head_refuses_other_shapes(model, tmp_path):
     from safetensors.torch import save_file
 
     config = valid_config()
+    assert config["d_model"] == 32  # the tiny models' width
     save_file(MixingHead(32, 8).state_dict(), str(tmp_path / WEIGHTS))
     with pytest.raises(ValueError, match="does not hold a mixing head"):
-        load_head(tmp_path, config)
+        load_head(tmp_path, config, model)
     save_file({"inner.weight": torch.zeros(16, 64)}, str(tmp_path / WEIGHTS))
     with pytest.raises(ValueError, match="does not hold a mixing head"):
-        load_head(tmp_path, config)
+        load_head(tmp_path, config, model)
     head = MixingHead(32, 16)
     save_file(head.state_dict(), str(tmp_path / WEIGHTS))
-    assert torch.equal(load_head(tmp_path, config).inner.weight, head.inner.weight)
+    assert torch.equal(load_head(tmp_path, config, model).inner.weight, head.inner.weight)
 
 
 def test_marker_ids_must_match_the_tokenizer(model, fresh_head, tokenizer, tokens, tmp_path):
@@ -138,3 +139,20 @@ def test_marker_ids_must_match_the_tokenizer(model, fresh_head, tokenizer, token
     (tmp_path / CONFIG).write_text(json.dumps({**config, "start_id": tokens.start + 2}))
     with pytest.raises(ValueError, match="marker ids differ"):
         ThoughtfulLM.from_pretrained(tmp_path)
+
+
+def test_a_head_of_another_width_than_the_model_is_refused(model, tmp_path):
+    from safetensors.torch import save_file
+
+    config = {**valid_config(), "d_model": 64}
+    save_file(MixingHead(64, 16).state_dict(), str(tmp_path / WEIGHTS))
+    with pytest.raises(ValueError, match="64-wide hidden states, the model's are 32 wide"):
+        load_head(tmp_path, config, model)
+
+
+def test_a_missing_or_oversized_config_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match=CONFIG):
+        read_config(tmp_path)
+    (tmp_path / CONFIG).write_text(" " * 70_000)
+    with pytest.raises(ValueError, match=CONFIG):
+        read_config(tmp_path)
