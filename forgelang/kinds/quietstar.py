@@ -101,13 +101,13 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     mean, width = qc.lengths(p, cost.vocab_size)
     work = qc.Work()
     for _ in range(2):  # the input, then the output
-        qc.measurement(work, cost, p)
+        qc.measurement(work, cost, p, cost.vocab_size)
     if p.bake.prompt:
         qc.bake(work, cost, p.bake, len(p.bake.prompt) + p.eval.prompt_tokens)
     rows = 0.0
     for _ in range(p.steps):
         rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)
-    qc.anti_theater(work, cost, p)
+    qc.anti_theater(work, cost, p, cost.vocab_size)
     qc.thought_pass(work, cost, p, min(p.batch_size, p.eval.examples), mean, width, train=False)
     row_length = round(width + p.thought_tokens + 2 + p.n_true)
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(round(rows), row_length)

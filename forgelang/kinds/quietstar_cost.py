@@ -1,30 +1,37 @@
 """The quietstar phase's cost model: what the kernel runs, counted pass by pass.
 
 - measurement: the input and the output on the held-out set (greedy decoding without a
-  KV cache, like every phase's ``EvalConfig``);
+  KV cache until the batch's longest answer ends, plus two perplexity passes);
 - baking: trajectories sampled from the prompted teacher (the training ones and one per
   held-out query), the student trained on them, KL measured before and after;
 - thought training, per step over ``B`` sequences of mean length ``l`` (trimmed batch
   width ``W``): ``R = m B (l - 1)`` rows; ``k`` sampling forwards of the rows (no
   gradient), then one forward + backward of the rows (``W + k + 2 + n`` tokens) and of
   the sequences;
-- anti-theatre: ``examples`` answers of ``max_new_tokens`` tokens in four modes; per
-  token, real and shuffled thoughts take ``k`` sampling forwards plus two (the thought
-  row and the sequence), random tokens two, no thought one;
+- anti-theatre: ``examples`` answers in four modes, decoded until the longest answer
+  ends (at most ``max_new_tokens``); per token, real and shuffled thoughts take ``k``
+  sampling forwards plus two (the thought row and the sequence), random tokens two, no
+  thought one;
 - coherence: thoughts sampled after every position of one batch of held-out text.
 
 Time = FLOPs at the device's throughput + tensor ops at its per-op cost (a forward
 pass dispatches ``FORWARD_OP_SHARE`` of a training step's ops, our planning constant).
-Sequence lengths come from the suite's measured length table (``costs.suite_batch_length``).
+Sequence lengths come from the suite's measured length table (``costs.suite_batch_length``);
+an answer is taken to be ``ANSWER_SHARE`` of its example's tokens (our planning constant:
+decoding stops when the answers end, so a model that never ends its answers runs up to
+``max_new_tokens`` steps and takes longer than estimated).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from forgelang.kinds import costs
 
 FORWARD_OP_SHARE = 0.4  # a no-grad forward's ops / a training step's (forward + backward)
+ANSWER_SHARE = 0.15  # of a suite example's tokens that are its answer (a number, a word)
+LENGTH_GROUPS = 8  # distinct prompt lengths among held-out examples (generate() calls)
 HELDOUT_QUERIES = 8  # held-out trajectories a bake measures its KL on (runtime.phases.quietstar)
 REASONING = ("arithmetic", "word_problems")
 REASONING_SHARE = 0.7  # of the thought-training text; the other families share the rest
@@ -79,17 +86,26 @@ def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
     return rows
 
 
-def anti_theater(work: Work, cost, p) -> None:
+def decode_steps(max_new_tokens: int, mean: float) -> int:
+    """Decoding steps until the answers of a batch have ended: an answer
+    (``ANSWER_SHARE`` of a mean example) plus its end token, at most the budget."""
+    return min(max_new_tokens, math.ceil(ANSWER_SHARE * mean) + 1)
+
+
+def anti_theater(work: Work, cost, p, vocab: int) -> None:
     """The four decoding modes on ``anti_theater.examples`` held-out problems."""
     if not p.anti_theater.enabled:
         return
-    e, g, k = p.anti_theater.examples, p.eval.max_new_tokens, p.thought_tokens
-    for t in range(g):
-        length = p.eval.prompt_tokens + t
-        op_step = cost.train_ops_per_step(round(length + k + 2))
+    weights = dict.fromkeys(REASONING, 1.0)
+    e, k = p.anti_theater.examples, p.thought_tokens
+    mean = costs.suite_batch_length(p.eval.levels, 1, 256, vocab, weights)
+    width = costs.suite_batch_length(p.eval.levels, e, 256, vocab, weights)  # padded rows
+    for t in range(decode_steps(p.eval.max_new_tokens, mean)):
+        length = width * (1 - ANSWER_SHARE) + t + k + 2
+        op_step = cost.train_ops_per_step(round(length))
         passes = 2 * (k + 2) + 2 + 1  # thoughts, shuffled, random, none
         for _ in range(passes):
-            work.forward(cost, e, length + k + 2, op_step)
+            work.forward(cost, e, length, op_step)
 
 
 def bake(work: Work, cost, bake_cfg, prompt_tokens: int) -> None:
@@ -106,11 +122,17 @@ def bake(work: Work, cost, bake_cfg, prompt_tokens: int) -> None:
         work.forward(cost, 2 * HELDOUT_QUERIES, context, op_step)
 
 
-def measurement(work: Work, cost, p) -> None:
-    """Greedy decoding of the held-out set (no KV cache) plus its perplexities."""
+def measurement(work: Work, cost, p, vocab: int) -> None:
+    """Greedy decoding of the held-out set (every family; batches of equal prompt length,
+    no KV cache) plus its perplexity and answer perplexity."""
     e = p.eval
-    per_token = cost.forward_flops_per_token(e.prompt_tokens + e.max_new_tokens)
-    work.flops += (e.forward_tokens() + 2 * e.examples * e.prompt_tokens) * per_token
-    batches = -(-e.examples // e.batch_size)
-    op_step = cost.train_ops_per_step(e.prompt_tokens + e.max_new_tokens)
-    work.ops += batches * (e.max_new_tokens + 2) * FORWARD_OP_SHARE * op_step
+    mean = costs.suite_batch_length(e.levels, 1, 256, vocab)
+    steps = decode_steps(e.max_new_tokens, mean)
+    groups = min(e.examples, LENGTH_GROUPS)  # generate() calls: one per prompt length
+    op_step = cost.train_ops_per_step(round(mean))
+    for t in range(steps):
+        work.flops += e.examples * (mean * (1 - ANSWER_SHARE) + t) * cost.forward_flops_per_token(
+            round(mean))
+        work.ops += groups * FORWARD_OP_SHARE * op_step
+    for _ in range(2):  # perplexity and answer perplexity: one forward of every example
+        work.forward(cost, e.examples, mean, op_step * math.ceil(e.examples / e.batch_size))
