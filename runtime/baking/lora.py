@@ -21,7 +21,7 @@ itself, so every read — the module's own forward or a fused ``torch.cat`` — 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -65,6 +65,7 @@ class Adapters:
 
     modules: dict[str, nn.Linear]
     deltas: dict[str, LoraDelta]
+    orders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def parameters(self) -> list[nn.Parameter]:
         """Every trainable adapter parameter, in a fixed order."""
@@ -101,13 +102,25 @@ def attach_adapters(model: nn.Module, rank: int, *, seed: int,
         The :class:`Adapters`; the model's outputs are unchanged until they are trained.
     """
     generator = torch.Generator().manual_seed(seed)
-    modules, deltas = {}, {}
+    modules, deltas, orders = {}, {}, {}
     for name, linear in sorted(target_linears(model).items()):
+        orders[name] = tuple(linear._parameters)
         r = min(rank, *linear.weight.shape)
         delta = LoraDelta(linear.weight.detach(), r, float(alpha or rank) / rank, generator)
         parametrize.register_parametrization(linear, "weight", delta, unsafe=True)
         modules[name], deltas[name] = linear, delta
-    return Adapters(modules, deltas)
+    return Adapters(modules, deltas, orders)
+
+
+def _unparametrize(adapters: Adapters, name: str) -> None:
+    """Remove ``name``'s parametrization, registering its parameters in their original
+    order (removal appends ``weight`` after ``bias``; the order decides how optimisers and
+    gradient clipping walk the parameters, so a baked model must train exactly like the
+    same weights loaded from a checkpoint)."""
+    linear = adapters.modules[name]
+    parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
+    order = adapters.orders.get(name, tuple(linear._parameters))
+    linear._parameters = type(linear._parameters)((k, linear._parameters[k]) for k in order)
 
 
 @torch.no_grad()
@@ -121,11 +134,11 @@ def merge_adapters(adapters: Adapters, strength: float = 1.0) -> None:
     """
     for name, linear in adapters.modules.items():
         delta = strength * adapters.deltas[name].delta()  # (out, in)
-        parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
+        _unparametrize(adapters, name)
         linear.weight.add_(delta)
 
 
 def detach_adapters(adapters: Adapters) -> None:
     """Remove the adapters without applying them (the model gets its original weights)."""
-    for linear in adapters.modules.values():
-        parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
+    for name in adapters.modules:
+        _unparametrize(adapters, name)

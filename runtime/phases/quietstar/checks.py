@@ -18,6 +18,7 @@ from runtime.data.splits import derive_seed
 from runtime.eval.harness import score
 from runtime.kernels import ForgeWarning
 from runtime.phases.toolkit.draws import fitting_examples
+from runtime.thoughts.answers import answer_nll, batches
 from runtime.thoughts.coherence import coherence_scores
 from runtime.thoughts.decode import MODES, decode, padded
 
@@ -26,12 +27,10 @@ CONTROLS = ("none", "random", "shuffled")
 
 def mode_accuracy(model, head, tokens, tokenizer, examples, mode: str, params, seed: int) -> float:
     """Exact-match accuracy of greedy answers with ``mode`` in the thoughts' place."""
-    prompts = [tokenizer(format_example(ex)[0])["input_ids"] for ex in examples]
     answers = []
-    size = max(2, params.eval.batch_size)  # a shuffled thought needs another example
-    for start in range(0, len(prompts), size):
-        answers += decode(model, head, tokens, prompts[start: start + size],
-                          max_new_tokens=params.eval.max_new_tokens,
+    for batch in batches(examples, params.eval.batch_size):  # never one alone: see shuffled
+        prompts = [tokenizer(format_example(ex)[0])["input_ids"] for ex in batch]
+        answers += decode(model, head, tokens, prompts, max_new_tokens=params.eval.max_new_tokens,
                           stop_ids=[tokenizer.eos_token_id], pad_id=tokenizer.pad_token_id,
                           mode=mode, temperature=params.temperature, seed=seed)
     hits = [score(ex, tokenizer.decode(ids, skip_special_tokens=True))
@@ -50,6 +49,7 @@ def anti_theater(ctx, model, head, tokens, tokenizer, params, seq_len: int) -> d
     scores = {mode: mode_accuracy(model, head, tokens, tokenizer, examples, mode, params, seed)
               for mode in MODES}
     out = {f"anti_theater.{mode}": value for mode, value in scores.items()}
+    out.update(answer_likelihoods(model, head, tokens, tokenizer, examples, params, seed))
     for control in CONTROLS:
         gain = scores["thoughts"] - scores[control]
         out["anti_theater.gain" if control == "none" else f"anti_theater.gain_vs_{control}"] = gain
@@ -63,6 +63,19 @@ def anti_theater(ctx, model, head, tokens, tokenizer, params, seq_len: int) -> d
                       f"problems (accuracy with thoughts {scores['thoughts']:.3f}, none "
                       f"{scores['none']:.3f}, random {scores['random']:.3f}, shuffled "
                       f"{scores['shuffled']:.3f})", ForgeWarning, stacklevel=2)
+    return out
+
+
+def answer_likelihoods(model, head, tokens, tokenizer, examples, params, seed: int) -> dict:
+    """``anti_theater.nll.<mode>``: mean NLL per answer token, teacher-forced, with the
+    mode's thought before every answer token (``runtime.thoughts.answers``), and
+    ``anti_theater.nll_gain`` (none minus thoughts: positive when thoughts help)."""
+    nll = {mode: answer_nll(model, head, tokens, tokenizer, examples, mode,
+                            temperature=params.temperature, seed=seed,
+                            batch_size=params.eval.batch_size, pad_id=tokenizer.pad_token_id)
+           for mode in MODES}
+    out = {f"anti_theater.nll.{mode}": value for mode, value in nll.items()}
+    out["anti_theater.nll_gain"] = nll["none"] - nll["thoughts"]
     return out
 
 

@@ -86,3 +86,15 @@ def test_detach_restores_the_original_weights(make_model):
     after = model.state_dict()
     assert after.keys() == before.keys()
     assert all(torch.equal(after[k], v) for k, v in before.items())
+
+
+def test_merge_and_detach_keep_the_parameters_in_their_order():
+    """A baked model trains exactly like its weights loaded from a checkpoint: optimisers
+    and gradient clipping walk the parameters in registration order."""
+    model = cognate()
+    model.halt_head = nn.Linear(32, 1)  # a biased linear: removal would put weight last
+    order = [name for name, _ in model.named_parameters()]
+    for finish in (merge_adapters, detach_adapters):
+        adapters = attach_adapters(model, 4, seed=0)
+        finish(adapters)
+        assert [name for name, _ in model.named_parameters()] == order
