@@ -103,7 +103,7 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     for _ in range(2):  # the input, then the output
         qc.measurement(work, cost, p, cost.vocab_size)
     if p.bake.prompt:
-        qc.bake(work, cost, p.bake, len(p.bake.prompt) + p.eval.prompt_tokens)
+        qc.bake(work, cost, p.bake, len(p.bake.prompt), mean * (1 - qc.ANSWER_SHARE))
     rows = 0.0
     for _ in range(p.steps):
         rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)

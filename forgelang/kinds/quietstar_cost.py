@@ -108,18 +108,22 @@ def anti_theater(work: Work, cost, p, vocab: int) -> None:
             work.forward(cost, e, length, op_step)
 
 
-def bake(work: Work, cost, bake_cfg, prompt_tokens: int) -> None:
-    """Sampling the training and held-out trajectories, training, two KL measurements."""
-    t = bake_cfg.trajectory_tokens
-    context = prompt_tokens + t
-    op_step = cost.train_ops_per_step(context)
-    for i in range(t):  # one token of every trajectory per forward, no cache
-        work.forward(cost, bake_cfg.trajectories + HELDOUT_QUERIES, prompt_tokens + i, op_step)
-    for _ in range(bake_cfg.steps):
-        work.forward(cost, bake_cfg.batch_size, context, op_step)  # the teacher's logits
-        work.train(cost, bake_cfg.batch_size, t, op_step)
-    for _ in range(2):
-        work.forward(cost, 2 * HELDOUT_QUERIES, context, op_step)
+def bake(work: Work, cost, cfg, prompt_tokens: float, query_tokens: float) -> None:
+    """Baking: trajectories sampled from the prompted teacher in batches (one forward per
+    token, no cache) and its logits computed once, for the training and the held-out
+    queries; ``steps`` student steps on query + trajectory; KL measured twice."""
+    t = cfg.trajectory_tokens
+    teacher = prompt_tokens + query_tokens
+    op_step = cost.train_ops_per_step(round(teacher + t))
+    for count in (cfg.trajectories, HELDOUT_QUERIES):
+        for start in range(0, count, cfg.batch_size):
+            rows = min(cfg.batch_size, count - start)
+            for i in range(t + 1):  # t sampled tokens, then the teacher's distributions
+                work.forward(cost, rows, teacher + i, op_step)
+    for _ in range(cfg.steps):
+        work.train(cost, cfg.batch_size, query_tokens + t, op_step)
+    for _ in range(2 * math.ceil(HELDOUT_QUERIES / cfg.batch_size)):
+        work.forward(cost, min(cfg.batch_size, HELDOUT_QUERIES), query_tokens + t, op_step)
 
 
 def measurement(work: Work, cost, p, vocab: int) -> None:
