@@ -30,9 +30,9 @@ COLUMNS = ("input_accuracy", "thinker.accuracy", "bake.kl_before", "bake.kl_afte
 
 def run_once(model: Path, params: dict, seed: int) -> dict:
     """One run of the kernel in a scratch directory: its phase metrics and seconds."""
+    import runtime.phases  # noqa: F401  (registers the kernels)
     from forgelang.kinds import KINDS
     from runtime.kernels import KERNELS, InputModel, PhaseContext
-    import runtime.phases  # noqa: F401  (registers the kernels)
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)

@@ -55,7 +55,7 @@ class EvalConfig(Params):
 class BakeConfig(Params):
     """Prompt baking (Bhargava et al., arXiv:2409.13697): KL(P(.|prompt) || P_baked(.)).
 
-    The student (no prompt) trains LoRA adapters with the phase's ``optimizer`` on
+    The student (no prompt) trains LoRA adapters (AdamW, lr 1e-3: see docs/baking.md) on
     trajectories sampled from the prompted, frozen teacher.
     """
 
