@@ -152,8 +152,8 @@ def header() -> str:
             f"{'':5s} | {names} | {nll_names} | {gain_names} |")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Train the base model, train thoughts, measure the four modes, print."""
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The benchmark's command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-steps", type=int, default=1000)
@@ -176,8 +176,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-base", help="save the trained base model here (to reuse with --model)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: a shared 2-core machine oversubscribes at 2)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def print_training_tail(log: list[dict]) -> None:
+    """The mean of the last 20 training steps' statistics."""
+    if log:
+        last = log[-20:]
+        means = {k: sum(m[k] for m in last) / len(last)
+                 for k in ("loss.lm", "loss.mixed", "reward", "mixing_weight")}
+        print("last 20 training steps (mean): " + ", ".join(f"{k} {v:+.4f}" for k, v in means.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train the base model, train thoughts, measure the four modes, print."""
+    args = parse(argv)
     import torch
 
     from runtime.phases.toolkit.draws import fitting_examples
@@ -216,11 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             done = target
         objective.eval()
         print(row(done, measure(model, head, tokens, tokenizer, heldout, args)), flush=True)
-    if log:
-        last = log[-20:]
-        means = {k: sum(m[k] for m in last) / len(last)
-                 for k in ("loss.lm", "loss.mixed", "reward", "mixing_weight")}
-        print("last 20 training steps (mean): " + ", ".join(f"{k} {v:+.4f}" for k, v in means.items()))
+    print_training_tail(log)
     print(f"wall time {time.perf_counter() - start:.0f} s (base model {base_seconds:.0f} s)")
 
 
