@@ -174,6 +174,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="what the base model learns: the answers, or every token")
     parser.add_argument("--model", help="a base model directory (--save-base) instead of training one")
     parser.add_argument("--save-base", help="save the trained base model here (to reuse with --model)")
+    parser.add_argument("--positions", choices=("all", "answers"), default="all",
+                        help="thoughts after every token (the paper) or only before answer tokens")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: a shared 2-core machine oversubscribes at 2)")
     return parser.parse_args(argv)
@@ -208,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     tokens = thought_tokens(tokenizer, args.thought_tokens)
     torch.manual_seed(args.seed + 3)
     head = MixingHead(model.get_output_embeddings().in_features)
-    settings = ThoughtSettings(args.per_position, args.n_true, args.temperature, args.policy_weight)
+    settings = ThoughtSettings(args.per_position, args.n_true, args.temperature, args.policy_weight,
+                               answers_only=args.positions == "answers")
     objective = QuietStarObjective(model, head, tokens, settings, tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(objective.parameters(), lr=args.lr, weight_decay=0.0)
     total = max([args.steps, *(args.measure_at or [])])
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
                      args.batch_size)
     print(f"thought training: AdamW lr {args.lr} (constant after 10 warm-up steps; the phase "
           f"uses MuGrokfast), {args.thought_tokens} thought tokens, {args.per_position} per "
-          f"position, n_true {args.n_true}, batch {args.batch_size}, temperature "
+          f"position ({args.positions}), n_true {args.n_true}, batch {args.batch_size}, temperature "
           f"{args.temperature}, policy weight {args.policy_weight}, levels {args.levels}, "
           f"{len(heldout)} held-out problems, seed {args.seed}")
     print(header())

@@ -6,6 +6,8 @@ reward each thought by how much it raises the likelihood of the next ``n_true`` 
 (REINFORCE against the mean over the thoughts sampled at that position).
 """
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from forgelang.kinds import costs
@@ -63,6 +65,9 @@ class QuietStarParams(Params):
     thought_tokens: int = Field(12, ge=1, le=256, description="tokens per thought (paper: 12)")
     thoughts_per_position: int = Field(2, ge=1, le=64,
                                        description="thoughts sampled per position (paper: 2)")
+    thought_positions: Literal["all", "answers"] = Field(
+        "all", description="thoughts after every token (the paper) or only where an answer "
+                           "token follows (our option; docs/quietstar.md)")
     n_true: int = Field(4, ge=1, le=64, description="true future tokens scored by the reward (paper: 4)")
     steps: int = Field(500, ge=1, le=10_000_000, description="optimiser steps of thought training")
     batch_size: int = Field(4, ge=1, le=4096, description="sequences per batch")

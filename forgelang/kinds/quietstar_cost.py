@@ -76,7 +76,8 @@ def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
                  train: bool) -> float:
     """Sample and score thoughts after every position of ``sequences``; the rows' count."""
     k, m, n = p.thought_tokens, p.thoughts_per_position, p.n_true
-    rows = m * sequences * max(1.0, mean - 1)
+    places = mean - 1 if p.thought_positions == "all" else ANSWER_SHARE * mean
+    rows = m * sequences * max(1.0, places)
     op_step = cost.train_ops_per_step(round(width + k + 2 + n))
     for i in range(k):
         work.forward(cost, rows, width + 2 + i, op_step)

@@ -35,6 +35,7 @@ class ThoughtSettings:
     n_true: int
     temperature: float
     policy_weight: float
+    answers_only: bool = False  # thoughts only where the next token is supervised
 
 
 @dataclass
@@ -52,6 +53,17 @@ def sequence_lengths(input_ids: torch.Tensor, pad_id: int) -> list[int]:
     nonpad = (input_ids != pad_id).long()  # (B, T)
     last = nonpad * torch.arange(1, input_ids.shape[1] + 1)  # (B, T)
     return [int(v) for v in last.max(dim=1).values]
+
+
+def thought_places(input_ids: torch.Tensor, labels: torch.Tensor, pad_id: int, n_true: int,
+                   answers_only: bool) -> list[tuple[int, int, int]]:
+    """Where thoughts go: after every token (the paper), or, with ``answers_only``, only
+    after tokens whose next token is supervised (an answer's)."""
+    places = every_position(sequence_lengths(input_ids, pad_id), n_true)
+    if not answers_only:
+        return places
+    supervised = (labels != IGNORE_INDEX).tolist()  # (B, T)
+    return [(b, t, n) for b, t, n in places if supervised[b][t + 1]]
 
 
 def lm_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -90,7 +102,7 @@ class QuietStarObjective(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> ObjectiveOutput:
         s = self.settings
-        places = every_position(sequence_lengths(input_ids, self.pad_id), s.n_true)
+        places = thought_places(input_ids, labels, self.pad_id, s.n_true, s.answers_only)
         rows = thought_rows(input_ids.tolist(), places, self.tokens, s.per_position, self.pad_id)
         rows = sample_thoughts(self.model, rows, self.tokens, s.temperature)
         scores = score_thoughts(self.model, self.head, rows, input_ids, self.tokens,

@@ -125,7 +125,7 @@ def train_thoughts(ctx: PhaseContext, params: QuietStarParams, model, tokenizer,
     tokens = thought_tokens(tokenizer, params.thought_tokens)
     head = initial_head(source, model, params, ctx.seed).to(ctx.device)
     settings = ThoughtSettings(params.thoughts_per_position, params.n_true, params.temperature,
-                               params.policy_weight)
+                               params.policy_weight, params.thought_positions == "answers")
     objective = QuietStarObjective(model, head, tokens, settings, tokenizer.pad_token_id)
     total = params.steps / (SHARES["train"] - SHARES["bake"])  # progress: bake .. train share
     stage = TrainingStage(THOUGHTS, params.steps, phase_seed(ctx.seed, THOUGHTS),

@@ -15,6 +15,7 @@ from runtime.thoughts.objective import (
     lm_nll,
     policy_terms,
     sequence_lengths,
+    thought_places,
 )
 from runtime.thoughts.rows import sample_thoughts, thought_rows
 from runtime.thoughts.score import ThoughtScores, score_thoughts
@@ -33,6 +34,14 @@ def test_every_position():
     assert every_position([3, 1, 4], 2) == [(0, 0, 2), (0, 1, 1), (2, 0, 2), (2, 1, 2), (2, 2, 1)]
     assert every_position([5], 10) == [(0, t, 4 - t) for t in range(4)]
     assert every_position([1, 0], 3) == []
+
+
+def test_answers_only_keeps_the_places_whose_next_token_is_supervised():
+    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0]])
+    labels = torch.tensor([[-100, -100, -100, 8, 9], [-100, -100, 7, -100, -100]])
+    everywhere = thought_places(ids, labels, 0, 2, answers_only=False)
+    assert everywhere == every_position([5, 3], 2)
+    assert thought_places(ids, labels, 0, 2, answers_only=True) == [(0, 2, 2), (0, 3, 1), (1, 1, 1)]
 
 
 def test_sequence_lengths_of_right_padded_ids():

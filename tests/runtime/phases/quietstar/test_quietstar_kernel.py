@@ -120,3 +120,15 @@ def test_a_stopped_run_resumes_to_the_same_model(source, tmp_path):
                                            [source])
     assert hash_directory(resumed.models[0].path) == hash_directory(whole.models[0].path)
     assert resumed.models[0].metrics == whole.models[0].metrics
+
+
+def test_thoughts_before_answer_tokens_only_train_fewer_rows(tmp_path):
+    """``thought_positions = answers`` trains a different model from the paper's setting."""
+    source = _cognate(tmp_path / "input")
+    runs = {}
+    for where in ("all", "answers"):
+        params = QuietStarParams(**{**PARAMS, "thought_positions": where})
+        result = KERNELS.get("quietstar").run(_ctx(tmp_path / where), params, [source])
+        runs[where] = hash_directory(result.models[0].path)
+        assert "anti_theater.nll_gain" in result.metrics
+    assert runs["all"] != runs["answers"]
