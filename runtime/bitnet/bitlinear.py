@@ -1,0 +1,78 @@
+"""Make a model's linear layers compute as BitLinear, and undo it.
+
+Weights: a parametrization returns ``ternary_ste(W)`` wherever ``.weight`` is read, so
+code that reads weights directly (the Cognate model fuses q/k/v and gate/up projections
+by concatenating ``.weight``) gets the ternary weights too. Activations: a forward
+pre-hook quantises each attached layer's input per token. A fused read calls no module,
+so its input is NOT quantised by the hook: ``BitLinearHandle.unhooked`` names the layers
+whose module was never called in the last forward (their activations stayed full
+precision there). Latent weights stay fp32 and are what the optimiser trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from runtime.bitnet.quantizers import activation_ste, ternary_ste
+
+
+class TernaryWeight(nn.Module):
+    """Parametrization ``W -> ternary_ste(W)``."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return ternary_ste(weight)
+
+
+@dataclass
+class BitLinearHandle:
+    """What ``attach_bitlinear`` changed, to undo it and to see what it reached."""
+
+    modules: dict[str, nn.Linear]
+    orders: dict[str, tuple[str, ...]]
+    hooks: list = field(default_factory=list)
+    called: set[str] = field(default_factory=set)
+
+    def unhooked(self) -> list[str]:
+        """Attached layers whose module was not called since the last ``reset_calls``."""
+        return sorted(set(self.modules) - self.called)
+
+    def reset_calls(self) -> None:
+        self.called.clear()
+
+    def detach(self) -> None:
+        """Remove the quantisers; the latent (trained) weights stay as the layers' weights,
+        registered in their original order."""
+        for hook in self.hooks:
+            hook.remove()
+        for name, linear in self.modules.items():
+            parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
+            order = self.orders[name]
+            linear._parameters = type(linear._parameters)((k, linear._parameters[k]) for k in order)
+
+
+def attach_bitlinear(model: nn.Module, modules: Sequence[str], activation_bits: int) -> BitLinearHandle:
+    """Ternary STE weights and ``activation_bits`` STE activations on ``modules``.
+
+    Raises:
+        ValueError: a name that is not an ``nn.Linear`` of ``model``.
+    """
+    linears = dict(model.named_modules())
+    handle = BitLinearHandle({}, {})
+    for name in modules:
+        linear = linears.get(name)
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"{name} is not a linear layer of this model")
+        handle.orders[name] = tuple(linear._parameters)
+        parametrize.register_parametrization(linear, "weight", TernaryWeight(), unsafe=True)
+        handle.modules[name] = linear
+
+        def quantize_input(_module, args, name=name):
+            handle.called.add(name)
+            return (activation_ste(args[0], activation_bits), *args[1:])
+        handle.hooks.append(linear.register_forward_pre_hook(quantize_input))
+    return handle

@@ -1,0 +1,43 @@
+"""The BitNet b1.58 quantisers, with the straight-through estimator (STE).
+
+- weights: ``gamma = mean|W|``; ``W~ = clip(round(W / (gamma + eps)), -1, 1)``; the layer
+  computes with ``gamma * W~`` (``runtime.formats.ternary.ternarize`` gives the codes);
+- activations, per token: ``s = Q / max|x_t|`` with ``Q = 2^(bits-1) - 1``;
+  ``x^ = clip(round(x s), -Q - 1, Q) / s``.
+
+STE: the forward uses the quantised value, the backward passes the gradient through as if
+the quantiser were the identity (``x + (q(x) - x).detach()``), so the optimiser updates the
+full-precision latent weights.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-8  # as runtime.formats.ternary
+ACTIVATION_EPS = 1e-5  # a token of zeros stays zeros instead of dividing by 0
+
+
+def ternary_weight(weight: torch.Tensor) -> torch.Tensor:
+    """``gamma * W~`` (same shape and dtype), no gradient path."""
+    w = weight.detach()
+    gamma = w.abs().mean()
+    return torch.clamp(torch.round(w / (gamma + EPS)), -1, 1) * gamma
+
+
+def ternary_ste(weight: torch.Tensor) -> torch.Tensor:
+    """The ternary weight in the forward, the identity in the backward."""
+    return weight + (ternary_weight(weight) - weight).detach()
+
+
+def quantize_activations(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Per-token (last dimension) absmax quantisation to ``bits``, dequantised; no gradient."""
+    q = 2 ** (bits - 1) - 1
+    x = x.detach()
+    scale = q / x.abs().amax(dim=-1, keepdim=True).clamp(min=ACTIVATION_EPS)  # (..., 1)
+    return torch.clamp(torch.round(x * scale), -q - 1, q) / scale
+
+
+def activation_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """The quantised activations in the forward, the identity in the backward."""
+    return x + (quantize_activations(x, bits) - x).detach()
