@@ -2,11 +2,14 @@
 
 Weights: a parametrization returns ``ternary_ste(W)`` wherever ``.weight`` is read, so
 code that reads weights directly (the Cognate model fuses q/k/v and gate/up projections
-by concatenating ``.weight``) gets the ternary weights too. Activations: a forward
-pre-hook quantises each attached layer's input per token. A fused read calls no module,
-so its input is NOT quantised by the hook: ``BitLinearHandle.unhooked`` names the layers
-whose module was never called in the last forward (their activations stayed full
-precision there). Latent weights stay fp32 and are what the optimiser trains.
+by concatenating ``.weight``) gets the ternary weights too. Activations: each attached
+layer gets an ``input_quantizer`` (per-token absmax, STE), applied by a forward pre-hook
+when the module is called and by ``runtime.nn.inputs.module_input`` at the Cognate
+model's fused reads (which use the first layer of the group's quantiser).
+``BitLinearHandle.unhooked`` names the layers whose own quantiser did not run in the last
+forward: in a Cognate model, the later members of fused groups, whose shared input the
+first member's quantiser quantised. Latent weights stay fp32 and are what the optimiser
+trains.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ class TernaryWeight(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return ternary_ste(weight)
+
+
+class InputQuantizer:
+    """Per-token ``bits``-bit activations (STE) for layer ``name``; records that it ran."""
+
+    def __init__(self, bits: int, name: str, called: set[str]):
+        self.bits, self.name, self.called = bits, name, called
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.called.add(self.name)
+        return activation_ste(x, self.bits)
 
 
 @dataclass
@@ -50,6 +64,7 @@ class BitLinearHandle:
         for hook in self.hooks:
             hook.remove()
         for name, linear in self.modules.items():
+            del linear.input_quantizer
             parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
             order = self.orders[name]
             linear._parameters = type(linear._parameters)((k, linear._parameters[k]) for k in order)
@@ -70,9 +85,7 @@ def attach_bitlinear(model: nn.Module, modules: Sequence[str], activation_bits: 
         handle.orders[name] = tuple(linear._parameters)
         parametrize.register_parametrization(linear, "weight", TernaryWeight(), unsafe=True)
         handle.modules[name] = linear
-
-        def quantize_input(_module, args, name=name):
-            handle.called.add(name)
-            return (activation_ste(args[0], activation_bits), *args[1:])
-        handle.hooks.append(linear.register_forward_pre_hook(quantize_input))
+        linear.input_quantizer = InputQuantizer(activation_bits, name, handle.called)
+        handle.hooks.append(linear.register_forward_pre_hook(
+            lambda module, args: (module.input_quantizer(args[0]), *args[1:])))
     return handle

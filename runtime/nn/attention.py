@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from runtime.nn.inputs import module_input
 from runtime.optim.qk_clip import max_logit_per_head
 
 
@@ -152,7 +153,8 @@ class SlidingWindowAttention(nn.Module):
         """
         ctx = self.context(positions, persistent.shape[0], key_padding, h.dtype)
         fused = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        return self.attend(F.linear(h, fused), self.persistent_kv(persistent), ctx,
+        return self.attend(F.linear(module_input(self.q_proj, h), fused),
+                           self.persistent_kv(persistent), ctx,
                            return_weights)
 
     def persistent_kv(self, persistent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

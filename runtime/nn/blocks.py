@@ -10,6 +10,7 @@ from torch import nn
 
 from runtime.nn.attention import AttentionContext, SlidingWindowAttention
 from runtime.nn.config import TrmTitansMagConfig
+from runtime.nn.inputs import module_input
 from runtime.nn.memory import NeuralMemory
 from runtime.nn.norm import RMSNorm
 
@@ -30,7 +31,7 @@ class SwiGLU(nn.Module):
     def forward(self, x: torch.Tensor, fused: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, d) -> (B, T, d); ``fused`` is :meth:`fused_weight` (built here when None)."""
         fused = self.fused_weight() if fused is None else fused
-        gate, up = F.linear(x, fused).chunk(2, dim=-1)  # (B, T, d_ff) each
+        gate, up = F.linear(module_input(self.gate_proj, x), fused).chunk(2, dim=-1)  # 2 x (B, T, d_ff)
         return self.down_proj(F.silu(gate) * up)
 
 
@@ -103,6 +104,7 @@ class MagBlock(nn.Module):
         and backward.
         """
         linears = self._projection_linears()
+        h = module_input(linears[0], h)
         sizes = [3 * self.attn.q_proj.out_features] + [m.out_features for m in linears[3:]]
         if not self.memory.writes(h.shape[1]):
             reads = sum(sizes[:2])
