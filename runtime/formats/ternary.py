@@ -5,12 +5,15 @@ W~ = clip(round(W / (gamma + eps)), -1, 1); the layer computes with gamma * W~. 
 per converted ``nn.Linear``: ``codes`` (uint8, five base-3 digits a byte: 1.6 bits a
 weight, where log2(3) = 1.585 is the limit) and ``scale`` (gamma, float32); a bias, if
 any, stays full precision. Embeddings, norms and unconverted layers stay as they were,
-and count in the bytes on disk.
+and count in the bytes on disk. With ``activation_bits`` in the config (a model trained
+with BitNet's activation quantiser, ``runtime.bitnet``), each ternary layer quantises its
+input per token to that many bits, as in training; without it, inputs stay as they are.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,6 +21,8 @@ from torch import nn
 from transformers.quantizers import register_quantization_config, register_quantizer
 from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
+
+from runtime.bitnet.quantizers import quantize_activations
 
 NAME = "forge_ternary"
 TRITS_PER_BYTE = 5  # 3**5 = 243 <= 256
@@ -63,6 +68,7 @@ class TernaryLinear(nn.Module):
         self.register_buffer("codes", torch.zeros(nbytes, dtype=torch.uint8))
         self.register_buffer("scale", torch.ones((), dtype=torch.float32))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.input_quantizer = None  # per-token activation quantiser (set by ``convert``)
         self._dense: tuple[tuple, torch.Tensor] | None = None
 
     @classmethod
@@ -88,6 +94,8 @@ class TernaryLinear(nn.Module):
         return self._dense[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_quantizer is not None:
+            x = self.input_quantizer(x)
         return nn.functional.linear(x, self.weight.to(x.dtype), self.bias)  # (..., out)
 
 
@@ -95,13 +103,20 @@ class TernaryLinear(nn.Module):
 class ForgeTernaryConfig(QuantizationConfigMixin):
     """``quantization_config`` of a ``forge_ternary`` model: which linears are ternary."""
 
-    def __init__(self, modules: list[str] | None = None, **kwargs):
+    def __init__(self, modules: list[str] | None = None, activation_bits: int | None = None,
+                 **kwargs):
         modules = [] if modules is None else modules
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             raise ValueError(f"{NAME}: quantization_config.modules must be a list of module "
                              f"names, not {type(modules).__name__}")
+        if activation_bits is not None and (not isinstance(activation_bits, int)
+                                            or isinstance(activation_bits, bool)
+                                            or not 2 <= activation_bits <= 16):
+            raise ValueError(f"{NAME}: quantization_config.activation_bits must be an integer "
+                             f"in 2..16 or absent, not {activation_bits!r}")
         self.quant_method = NAME
         self.modules = list(modules)
+        self.activation_bits = activation_bits
 
 
 @register_quantizer(NAME)
@@ -116,7 +131,8 @@ class ForgeTernaryQuantizer(HfQuantizer):
     def _process_model_before_weight_loading(self, model, checkpoint_files=None,
                                              **kwargs) -> None:
         check_stored(self.quantization_config.modules, checkpoint_files or [])
-        convert(model, self.quantization_config.modules, from_weights=False)
+        convert(model, self.quantization_config.modules, from_weights=False,
+                activation_bits=self.quantization_config.activation_bits)
 
     def is_serializable(self, *args, **kwargs) -> bool:
         return True
@@ -148,8 +164,10 @@ def check_stored(modules: list[str], checkpoint_files) -> None:
                          f"at {odd[:3]} ({len(odd)} modules); the directory is damaged")
 
 
-def convert(model: nn.Module, modules: list[str], from_weights: bool = True) -> None:
-    """Swap each named ``nn.Linear`` of ``model`` for a ``TernaryLinear`` (in place).
+def convert(model: nn.Module, modules: list[str], from_weights: bool = True,
+            activation_bits: int | None = None) -> None:
+    """Swap each named ``nn.Linear`` of ``model`` for a ``TernaryLinear`` (in place), each
+    quantising its input to ``activation_bits`` per token when given.
 
     Raises:
         ValueError: a name that is not an ``nn.Linear`` of the model.
@@ -165,6 +183,8 @@ def convert(model: nn.Module, modules: list[str], from_weights: bool = True) -> 
             raise ValueError(f"{name} is not a linear layer of this model")
         new = (TernaryLinear.from_linear(linear) if from_weights else
                TernaryLinear(linear.in_features, linear.out_features, linear.bias is not None))
+        if activation_bits is not None:
+            new.input_quantizer = partial(quantize_activations, bits=activation_bits)
         setattr(parent, child, new)
 
 
@@ -175,15 +195,18 @@ def default_modules(model: nn.Module) -> list[str]:
             if isinstance(m, nn.Linear) and m is not head]
 
 
-def save_ternary(model, tokenizer, out_dir: Path, modules: list[str] | None = None) -> Path:
+def save_ternary(model, tokenizer, out_dir: Path, modules: list[str] | None = None,
+                 activation_bits: int | None = None) -> Path:
     """Write ``model`` with ``modules`` (default: ``default_modules``) ternary, in place.
 
     The directory loads with ``AutoModelForCausalLM.from_pretrained`` after
-    ``import runtime.formats``; ``model`` itself is converted in place.
+    ``import runtime.formats``; ``model`` itself is converted in place. With
+    ``activation_bits`` the layers quantise their inputs per token, stored and loaded.
     """
     names = default_modules(model) if modules is None else list(modules)
-    convert(model, names)
-    model.config.quantization_config = ForgeTernaryConfig(modules=names).to_dict()
+    convert(model, names, activation_bits=activation_bits)
+    model.config.quantization_config = ForgeTernaryConfig(
+        modules=names, activation_bits=activation_bits).to_dict()
     model.save_pretrained(out_dir)
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)

@@ -88,3 +88,35 @@ def test_a_config_that_does_not_fit_the_weights_is_refused(tmp_path, modules):
     path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="forge_ternary|not a module"):
         AutoModelForCausalLM.from_pretrained(tmp_path / "t")
+
+
+@pytest.mark.parametrize("make", [_cognate, _llama], ids=["cognate", "llama"])
+def test_stored_activation_bits_quantise_every_ternary_layers_input_after_loading(tmp_path, make):
+    from runtime.bitnet.quantizers import quantize_activations
+
+    model = make()
+    plain = make()
+    save_ternary(plain, None, tmp_path / "plain")
+    save_ternary(model, None, tmp_path / "a4", activation_bits=4)
+    ids = torch.randint(4, 60, (2, 10), generator=torch.Generator().manual_seed(2))
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "a4").eval()
+    assert loaded.config.quantization_config.activation_bits == 4
+    assert torch.equal(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
+    assert not torch.equal(loaded(input_ids=ids).logits, plain(input_ids=ids).logits)
+    layer = next(m for m in loaded.modules() if isinstance(m, TernaryLinear))
+    x = torch.randn(3, layer.in_features)
+    expected = torch.nn.functional.linear(quantize_activations(x, 4), layer.weight, layer.bias)
+    assert torch.equal(layer(x), expected)
+
+
+@pytest.mark.parametrize("bits", [1, 17, True, "8", 8.0])
+def test_activation_bits_out_of_range_are_refused(tmp_path, bits):
+    import json
+
+    save_ternary(_llama(), None, tmp_path / "t", activation_bits=8)
+    path = tmp_path / "t" / "config.json"
+    config = json.loads(path.read_text())
+    config["quantization_config"]["activation_bits"] = bits
+    path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="activation_bits"):
+        AutoModelForCausalLM.from_pretrained(tmp_path / "t")
