@@ -82,6 +82,8 @@ KIND = Kind(
             "packed on disk.",
     params=BitNetParams,
     estimate=estimate,
-    metrics=("compression_ratio", "loss", "loss.*", "sparsity", "quantization_error",
-             "bits_per_param", "ste.*"),
+    metrics=("compression_ratio", "loss", "loss.*", "lm_loss.*", "grad_norm.*", "lr.*",
+             "sparsity", "quantization_error", "bits_per_param", "input_disk_bytes",
+             "input_accuracy", "ternary.*", "ternary_only.*", "retention_without_ste",
+             "answer_perplexity"),
 )

@@ -6,6 +6,6 @@ apply`` refuses a plan with such a kind before anything runs, naming it (a contr
 keeps the two lists complete and disjoint).
 """
 
-from runtime.phases import cognate, evomerge, quietstar  # noqa: F401  (register the kernels)
+from runtime.phases import bitnet, cognate, evomerge, quietstar  # noqa: F401  (register the kernels)
 
-NOT_YET_BUILT = ("bitnet", "curriculum", "baking", "experts", "compression")
+NOT_YET_BUILT = ("curriculum", "baking", "experts", "compression")

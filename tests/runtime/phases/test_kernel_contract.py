@@ -39,6 +39,7 @@ EVOLVE = dict(population=2, generations=1, elitism=1, tournament_size=2,
               techniques=["linear", "ties"], fitness="0.9 * accuracy + 0.1 * diversity",
               eval=EVAL)
 MERGE = dict(mode="merge", merge={"technique": "linear"}, eval=EVAL)
+BITNET = dict(steps=1, batch_size=2, seq_len=64, eval=EVAL)
 QUIETSTAR = dict(thought_tokens=2, thoughts_per_position=2, steps=1, batch_size=2, seq_len=32,
                  bake={"steps": 1, "trajectories": 2, "trajectory_tokens": 4, "batch_size": 2},
                  anti_theater={"examples": 2}, eval=EVAL)
@@ -82,15 +83,17 @@ def _save(result, root: Path) -> list[InputModel]:
 
 
 def record(root: Path) -> dict[str, Recorder]:
-    """Each built kernel run end to end: cognate, then evomerge (evolve and merge) and
-    quietstar on its models."""
+    """Each built kernel run end to end: cognate, then evomerge (evolve and merge),
+    quietstar and bitnet on its models."""
     torch.set_num_threads(1)
-    recorders = {"cognate": Recorder(), "evomerge": Recorder(), "quietstar": Recorder()}
+    recorders = {"cognate": Recorder(), "evomerge": Recorder(), "quietstar": Recorder(),
+                 "bitnet": Recorder()}
     cognate = recorders["cognate"].run(root / "cognate", "cognate", COGNATE, [])
     inputs = _save(cognate, root / "models")
     recorders["evomerge"].run(root / "evolve", "evomerge", EVOLVE, inputs)
     recorders["evomerge"].run(root / "merge", "evomerge", MERGE, inputs)
     recorders["quietstar"].run(root / "quietstar", "quietstar", QUIETSTAR, inputs[:1])
+    recorders["bitnet"].run(root / "bitnet", "bitnet", BITNET, inputs[:1])
     return recorders
 
 

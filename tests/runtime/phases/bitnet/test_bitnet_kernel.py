@@ -1,0 +1,118 @@
+"""The bitnet kernel end to end on a Cognate model and on a Llama ``dir:`` model: packed
+ternary files that load, measured before/after with and without the STE steps, resumable."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from forgelang.kinds.bitnet import BitNetParams
+from forgelang.kinds.cognate import CognateParams
+from runtime.artifacts import hash_directory
+from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
+
+EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4, "levels": [1]}
+PARAMS = dict(steps=3, batch_size=2, seq_len=64, eval=EVAL)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    from runtime.data import build_tokenizer
+
+    return build_tokenizer(CognateParams(architecture="smoke").architecture.vocab_size, 0)
+
+
+def _cognate(root: Path) -> InputModel:
+    from runtime.nn import TrmTitansMagForCausalLM
+    from runtime.phases.cognate import model_config
+
+    torch.manual_seed(0)
+    TrmTitansMagForCausalLM(model_config(CognateParams(architecture="smoke"))).save_pretrained(root)
+    _tokenizer().save_pretrained(root)
+    return InputModel(path=root, role="champion", model_id=1)
+
+
+def _llama(root: Path) -> InputModel:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(_tokenizer()), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=128, pad_token_id=0, bos_token_id=1,
+                         eos_token_id=2)
+    LlamaForCausalLM(config).save_pretrained(root)
+    _tokenizer().save_pretrained(root)
+    return InputModel(path=root, role="external")
+
+
+@pytest.fixture(scope="module", params=["cognate", "llama"])
+def source(request, tmp_path_factory) -> InputModel:
+    make = {"cognate": _cognate, "llama": _llama}[request.param]
+    return make(tmp_path_factory.mktemp(request.param))
+
+
+def _ctx(root: Path, stop=None, progress=lambda f, m: None) -> PhaseContext:
+    ckpt = root / "ckpt"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    return PhaseContext(run_id="r", phase="bitnet", kind="bitnet", device="cpu", seed=5,
+                        workspace=root, run_dir=root, checkpoint_dir=root / "ckpt",
+                        work_dir=root, progress_sink=progress,
+                        stop_event=stop or threading.Event())
+
+
+def test_the_stored_model_is_packed_codes_that_load_and_generate(source, tmp_path):
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    import runtime.formats  # noqa: F401
+    import runtime.nn  # noqa: F401
+    from runtime.formats.ternary import TernaryLinear
+
+    result = KERNELS.get("bitnet").run(_ctx(tmp_path), BitNetParams(**PARAMS), [source])
+    (out,) = result.models
+    m, phase = out.metrics, result.metrics
+    assert 1.6 <= m["bits_per_param"] < 1.61  # 5 trits a byte, <= 4 padding trits a matrix
+    assert 0 < m["sparsity"] < 1 and m["compression_ratio"] > 2
+    assert {"input_accuracy", "ternary.accuracy", "ternary_only.accuracy",
+            "retention_without_ste", "loss"} <= set(phase)
+    with safe_open(str(out.path / "model.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+    assert any(k.endswith(".codes") for k in keys)
+    assert not any(k.endswith("q_proj.weight") for k in keys)  # no float copy of the codes
+    loaded = AutoModelForCausalLM.from_pretrained(out.path).eval()
+    assert any(isinstance(x, TernaryLinear) for x in loaded.modules())
+    ids = torch.tensor([[1, 20, 21, 22]])
+    generated = loaded.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                max_new_tokens=3, do_sample=False)
+    assert generated.shape == (1, 7)
+
+
+def test_a_stopped_run_resumes_to_the_same_model(source, tmp_path):
+    whole = KERNELS.get("bitnet").run(_ctx(tmp_path / "whole"), BitNetParams(**PARAMS), [source])
+    stop = threading.Event()
+
+    def on_progress(_fraction, message):
+        if message.startswith("ste step 1/"):
+            stop.set()
+
+    with pytest.raises(StopRequested):
+        KERNELS.get("bitnet").run(_ctx(tmp_path / "resumed", stop, on_progress),
+                                  BitNetParams(**PARAMS), [source])
+    resumed = KERNELS.get("bitnet").run(_ctx(tmp_path / "resumed"), BitNetParams(**PARAMS),
+                                        [source])
+    assert hash_directory(resumed.models[0].path) == hash_directory(whole.models[0].path)
+
+
+def test_what_is_not_built_is_refused_before_any_work(tmp_path):
+    for change in ({"packing": "2bit"}, {"keep_full_precision": ["embeddings", "head"]}):
+        with pytest.raises(NotImplementedError):
+            KERNELS.get("bitnet").run(_ctx(tmp_path), BitNetParams(**{**PARAMS, **change}), [])
