@@ -20,13 +20,24 @@ LOAD_OPTIONS = {"local_files_only": True, "use_safetensors": True, "trust_remote
 
 
 def load_model(path: Path, device: str):
-    """The causal LM in ``path``, on ``device``, in eval mode."""
+    """The causal LM in ``path``, on ``device``, in eval mode.
+
+    Raises:
+        ValueError: the directory does not load (a truncated or damaged weights file, a
+            config that does not fit them); the message names the directory.
+    """
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     import runtime.formats  # noqa: F401  (registers the stored forms phases write)
     import runtime.nn  # noqa: F401  (registers the Cognate model with the Auto classes)
 
-    return AutoModelForCausalLM.from_pretrained(path, **LOAD_OPTIONS).to(device).eval()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **LOAD_OPTIONS)
+    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ValueError(f"{path}: the model does not load: "
+                         f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    return model.to(device).eval()
 
 
 def load_tokenizer(path: Path, required: bool = True):

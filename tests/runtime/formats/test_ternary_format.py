@@ -120,3 +120,12 @@ def test_activation_bits_out_of_range_are_refused(tmp_path, bits):
     path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="activation_bits"):
         AutoModelForCausalLM.from_pretrained(tmp_path / "t")
+
+
+def test_a_truncated_packed_file_is_refused_naming_the_directory(tmp_path):
+    save_ternary(_llama(), None, tmp_path / "t")
+    weights = tmp_path / "t" / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-100])
+    with pytest.raises(ValueError, match=f"{tmp_path / 't'}: the model does not load"):
+        load_model(tmp_path / "t", "cpu")
