@@ -11,13 +11,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from forgelang.kinds import costs
+from forgelang.kinds import costs, pass_cost
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
 
 PACKED_BITS = {"base3": 1.6, "2bit": 2.0}  # 5 trits / byte; 4 codes / byte
 SCALE_BITS = 32  # one fp32 gamma per ternary matrix
+QUANT_OPS_PER_MATRIX = 30  # tensor ops a step spends quantising one matrix and its input (ours)
 FullPrecisionPart = Literal["embeddings", "head", "norms"]
 
 
@@ -54,26 +55,33 @@ def ternary_bits_per_param(cost: costs.ModelCost, p: BitNetParams, in_bits: floa
 
 
 def estimate(p: BitNetParams, ctx: EstimateContext) -> Estimate:
-    """Quantise (a few FLOPs a weight), STE fine-tune, evaluate before and after."""
+    """Three measurements (the input, a plain ternarisation, the result) and ``steps``
+    straight-through steps on trimmed suite batches, counted pass by pass
+    (``forgelang.kinds.pass_cost``); each step also quantises every weight and activation."""
     first = costs.first_input(ctx.inputs, "bitnet")
     cost = costs.cost_of(first)
-    tokens = p.steps * p.batch_size * p.seq_len
-    # the forward also quantises every weight and activation: ~4 FLOPs per weight per step
-    train = tokens * cost.train_flops_per_token(p.seq_len) + p.steps * 4 * cost.params
-    evaluate = 2 * p.eval.forward_tokens() * cost.forward_flops_per_token(
-        p.eval.prompt_tokens + p.eval.max_new_tokens)
-    flops = train + evaluate
+    length = costs.suite_batch_length(p.eval.levels, p.batch_size, p.seq_len, cost.vocab_size)
+    work = pass_cost.Work()
+    for _ in range(3):
+        pass_cost.measurement(work, cost, p, cost.vocab_size)
+    op_step = cost.train_ops_per_step(round(length)) + QUANT_OPS_PER_MATRIX * cost.n_matrices
+    for _ in range(p.steps):
+        work.train(cost, p.batch_size, length, op_step)
+        work.flops += 4 * cost.params  # quantising every weight (absmean, round, clip, scale)
     # latent fp32 weights + their ternary copies in the forward
     peak = (costs.training_state_bytes(cost) + costs.FP32 * cost.matrix_params
-            + cost.activation_bytes(p.batch_size, p.seq_len) + costs.overhead(ctx.device))
+            + cost.activation_bytes(p.batch_size, round(length)) + costs.overhead(ctx.device))
     bits = ternary_bits_per_param(cost, p, min(first.bits_per_param, 32.0))
     out = ModelSpec(params=first.params, bits_per_param=bits, architecture=first.architecture,
                     extra_bytes=first.extra_bytes)
     notes = (f"{ternary_parameters(cost, p.keep_full_precision):,} of {cost.params:,} params ternary at "
-             f"{PACKED_BITS[p.packing]} bits; {bits:.2f} bits/param overall",)
-    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
-                    outputs=(out,), notes=notes)
+             f"{PACKED_BITS[p.packing]} bits; {bits:.2f} bits/param overall",
+             f"{p.steps} straight-through steps on batches {length:.1f} tokens wide after trimming",
+             f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
+             "on top of the FLOPs")
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=notes)
 
 
 KIND = Kind(

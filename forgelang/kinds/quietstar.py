@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from forgelang.kinds import costs
+from forgelang.kinds import costs, pass_cost
 from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import (
@@ -104,11 +104,11 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     first = costs.first_input(ctx.inputs, "quietstar")
     cost = costs.cost_of(first)
     mean, width = qc.lengths(p, cost.vocab_size)
-    work = qc.Work()
+    work = pass_cost.Work()
     for _ in range(2):  # the input, then the output
-        qc.measurement(work, cost, p, cost.vocab_size)
+        pass_cost.measurement(work, cost, p, cost.vocab_size)
     if p.bake.prompt:
-        qc.bake(work, cost, p.bake, len(p.bake.prompt), mean * (1 - qc.ANSWER_SHARE))
+        qc.bake(work, cost, p.bake, len(p.bake.prompt), mean * (1 - pass_cost.ANSWER_SHARE))
     rows = 0.0
     for _ in range(p.steps):
         rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)

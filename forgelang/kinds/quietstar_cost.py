@@ -14,24 +14,17 @@
   thought one;
 - coherence: thoughts sampled after every position of one batch of held-out text.
 
-Time = FLOPs at the device's throughput + tensor ops at its per-op cost (a forward
-pass dispatches ``FORWARD_OP_SHARE`` of a training step's ops, our planning constant).
-Sequence lengths come from the suite's measured length table (``costs.suite_batch_length``);
-an answer is taken to be ``ANSWER_SHARE`` of its example's tokens (our planning constant:
-decoding stops when the answers end, so a model that never ends its answers runs up to
-``max_new_tokens`` steps and takes longer than estimated).
+Passes are counted with ``forgelang.kinds.pass_cost``; sequence lengths come from the
+suite's measured length table (``costs.suite_batch_length``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from forgelang.kinds import costs
+from forgelang.kinds.pass_cost import ANSWER_SHARE, Work, decode_steps
 
-FORWARD_OP_SHARE = 0.4  # a no-grad forward's ops / a training step's (forward + backward)
-ANSWER_SHARE = 0.15  # of a suite example's tokens that are its answer (a number, a word)
-LENGTH_GROUPS = 8  # distinct prompt lengths among held-out examples (generate() calls)
 HELDOUT_QUERIES = 8  # held-out trajectories a bake measures its KL on (runtime.phases.quietstar)
 REASONING = ("arithmetic", "word_problems")
 REASONING_SHARE = 0.7  # of the thought-training text; the other families share the rest
@@ -43,24 +36,6 @@ def training_weights(families) -> dict[str, float]:
     weights = {name: REASONING_SHARE / len(REASONING) for name in REASONING}
     weights.update({name: (1 - REASONING_SHARE) / len(others) for name in others})
     return weights
-
-
-@dataclass
-class Work:
-    """FLOPs and tensor ops, summed over the passes of the phase."""
-
-    flops: float = 0.0
-    ops: float = 0.0
-
-    def forward(self, cost, rows: float, length: float, op_step: float) -> None:
-        """One no-grad forward of ``rows`` sequences of ``length`` tokens."""
-        self.flops += rows * length * cost.forward_flops_per_token(round(length))
-        self.ops += FORWARD_OP_SHARE * op_step
-
-    def train(self, cost, rows: float, length: float, op_step: float) -> None:
-        """One forward + backward of ``rows`` sequences of ``length`` tokens."""
-        self.flops += rows * length * cost.train_flops_per_token(round(length))
-        self.ops += op_step
 
 
 def lengths(p, vocab: int) -> tuple[float, float]:
@@ -85,12 +60,6 @@ def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
     score(cost, rows, width + k + 2 + n, op_step)
     score(cost, sequences, width, op_step)
     return rows
-
-
-def decode_steps(max_new_tokens: int, mean: float) -> int:
-    """Decoding steps until the answers of a batch have ended: an answer
-    (``ANSWER_SHARE`` of a mean example) plus its end token, at most the budget."""
-    return min(max_new_tokens, math.ceil(ANSWER_SHARE * mean) + 1)
 
 
 def anti_theater(work: Work, cost, p, vocab: int) -> None:
@@ -125,19 +94,3 @@ def bake(work: Work, cost, cfg, prompt_tokens: float, query_tokens: float) -> No
         work.train(cost, cfg.batch_size, query_tokens + t, op_step)
     for _ in range(2 * math.ceil(HELDOUT_QUERIES / cfg.batch_size)):
         work.forward(cost, min(cfg.batch_size, HELDOUT_QUERIES), query_tokens + t, op_step)
-
-
-def measurement(work: Work, cost, p, vocab: int) -> None:
-    """Greedy decoding of the held-out set (every family; batches of equal prompt length,
-    no KV cache) plus its perplexity and answer perplexity."""
-    e = p.eval
-    mean = costs.suite_batch_length(e.levels, 1, 256, vocab)
-    steps = decode_steps(e.max_new_tokens, mean)
-    groups = min(e.examples, LENGTH_GROUPS)  # generate() calls: one per prompt length
-    op_step = cost.train_ops_per_step(round(mean))
-    for t in range(steps):
-        work.flops += e.examples * (mean * (1 - ANSWER_SHARE) + t) * cost.forward_flops_per_token(
-            round(mean))
-        work.ops += groups * FORWARD_OP_SHARE * op_step
-    for _ in range(2):  # perplexity and answer perplexity: one forward of every example
-        work.forward(cost, e.examples, mean, op_step * math.ceil(e.examples / e.batch_size))
