@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from runtime.utils.parametrized import remove_weight_parametrization
+
 
 class LoraDelta(nn.Module):
     """Parametrization ``W -> W + (B @ A) * scale`` of one (out, in) weight.
@@ -113,14 +115,9 @@ def attach_adapters(model: nn.Module, rank: int, *, seed: int,
 
 
 def _unparametrize(adapters: Adapters, name: str) -> None:
-    """Remove ``name``'s parametrization, registering its parameters in their original
-    order (removal appends ``weight`` after ``bias``; the order decides how optimisers and
-    gradient clipping walk the parameters, so a baked model must train exactly like the
-    same weights loaded from a checkpoint)."""
+    """Remove ``name``'s parametrization, its parameters back in their original order."""
     linear = adapters.modules[name]
-    parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
-    order = adapters.orders.get(name, tuple(linear._parameters))
-    linear._parameters = type(linear._parameters)((k, linear._parameters[k]) for k in order)
+    remove_weight_parametrization(linear, adapters.orders.get(name, tuple(linear._parameters)))
 
 
 @torch.no_grad()

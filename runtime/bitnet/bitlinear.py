@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from runtime.bitnet.quantizers import activation_ste, ternary_ste
+from runtime.utils.parametrized import remove_weight_parametrization
 
 
 class TernaryWeight(nn.Module):
@@ -65,9 +66,7 @@ class BitLinearHandle:
             hook.remove()
         for name, linear in self.modules.items():
             del linear.input_quantizer
-            parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
-            order = self.orders[name]
-            linear._parameters = type(linear._parameters)((k, linear._parameters[k]) for k in order)
+            remove_weight_parametrization(linear, self.orders[name])
 
 
 def attach_bitlinear(model: nn.Module, modules: Sequence[str], activation_bits: int) -> BitLinearHandle:
