@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import torch
 
-EPS = 1e-8  # as runtime.formats.ternary
+EPS = 1e-8  # keeps gamma + eps > 0 for an all-zero matrix
 ACTIVATION_EPS = 1e-5  # a token of zeros stays zeros instead of dividing by 0
+
+
+def absmean_codes(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """BitNet b1.58's absmean quantiser: codes in {-1, 0, 1} (``weight``'s dtype) and gamma
+    (0-d); the stored form (``runtime.formats.ternary.ternarize``) uses it too."""
+    w = weight.detach()
+    gamma = w.abs().mean()
+    return torch.clamp(torch.round(w / (gamma + EPS)), -1, 1), gamma
 
 
 def ternary_weight(weight: torch.Tensor) -> torch.Tensor:
     """``gamma * W~`` (same shape and dtype), no gradient path."""
-    w = weight.detach()
-    gamma = w.abs().mean()
-    return torch.clamp(torch.round(w / (gamma + EPS)), -1, 1) * gamma
+    codes, gamma = absmean_codes(weight)
+    return codes * gamma
 
 
 def ternary_ste(weight: torch.Tensor) -> torch.Tensor:

@@ -22,18 +22,17 @@ from transformers.quantizers import register_quantization_config, register_quant
 from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
-from runtime.bitnet.quantizers import quantize_activations
+from runtime.bitnet.quantizers import absmean_codes, quantize_activations
 
 NAME = "forge_ternary"
 TRITS_PER_BYTE = 5  # 3**5 = 243 <= 256
-EPS = 1e-8
 _POWERS = torch.tensor([3**i for i in range(TRITS_PER_BYTE)], dtype=torch.int32)  # (5,)
 
 
 def ternarize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """BitNet b1.58's absmean quantiser: (codes in {-1, 0, 1} as int8, gamma as a 0-d tensor)."""
-    gamma = weight.detach().abs().mean().float()
-    codes = torch.clamp(torch.round(weight.detach().float() / (gamma + EPS)), -1, 1)
+    """BitNet b1.58's absmean quantiser: (codes in {-1, 0, 1} as int8, gamma as a 0-d
+    float32 tensor)."""
+    codes, gamma = absmean_codes(weight.float())
     return codes.to(torch.int8), gamma
 
 
