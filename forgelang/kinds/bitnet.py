@@ -92,6 +92,6 @@ KIND = Kind(
     estimate=estimate,
     metrics=("compression_ratio", "loss", "loss.*", "lm_loss.*", "grad_norm.*", "lr.*",
              "sparsity", "quantization_error", "bits_per_param", "input_disk_bytes",
-             "input_accuracy", "ternary.*", "ternary_only.*", "retention_without_ste",
+             "input_accuracy", "ternary.*", "ternary_only.*",
              "answer_perplexity"),
 )

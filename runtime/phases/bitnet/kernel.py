@@ -5,7 +5,7 @@ Steps (seeded from the step's seed, deterministic on CPU):
 1. load the input (Cognate or any transformers causal LM) and measure it on the held-out
    set (``input_accuracy``);
 2. ternarise a copy without training and measure it (``ternary_only.accuracy``,
-   ``retention_without_ste``): what the STE steps are for;
+   ``ternary_only.retention``): what the STE steps are for;
 3. attach BitLinear quantisers (``runtime.bitnet``: ternary weights, per-token
    ``activation_bits`` activations, straight-through) to every linear but the output
    head, and fine-tune ``steps`` steps with the phase's MuGrokfast on every suite family
@@ -81,18 +81,13 @@ class BitNetKernel:
         stored = {**packed_metrics(model, source, out), "quantization_error": error}
         ctx.progress(1.0, "done")
         phase = {**before_after([before.metrics], after.metrics, "ternary"), **stored, **trained,
-                 "ternary_only.accuracy": untrained.metrics["accuracy"],
-                 "retention_without_ste": retention(untrained.metrics, before.metrics)}
+                 "ternary_only.accuracy": untrained.metrics["accuracy"]}
+        if before.metrics["accuracy"] > 0:  # undefined for an input that scored 0, as retention
+            phase["ternary_only.retention"] = (untrained.metrics["accuracy"]
+                                              / before.metrics["accuracy"])
         return PhaseResult(models=[ModelOutput(role="ternary", path=out,
                                                metrics={**after.metrics, **stored})],
                            metrics=phase)
-
-
-def retention(after: dict, before: dict) -> float:
-    """Held-out accuracy after ÷ before (1.0 when the input scored 0 and so does the output)."""
-    if before["accuracy"] == 0:
-        return 1.0 if after["accuracy"] == 0 else float("inf")
-    return after["accuracy"] / before["accuracy"]
 
 
 def fine_tune(ctx: PhaseContext, params: BitNetParams, model, tokenizer, modules) -> dict:
