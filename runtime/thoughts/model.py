@@ -126,15 +126,21 @@ def hidden_size(lm) -> int:
 def load_head(directory: Path, config: dict, lm) -> MixingHead:
     """The mixing head of ``directory`` for ``lm`` (safetensors; shapes checked against the
     config, and the config against ``lm``'s hidden size)."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     if config["d_model"] != hidden_size(lm):
         raise ValueError(f"{directory / CONFIG}: the mixing head reads {config['d_model']}-wide "
                          f"hidden states, the model's are {hidden_size(lm)} wide")
     head = MixingHead(config["d_model"], config["hidden"])
-    state = load_file(str(directory / WEIGHTS))
+    path = directory / WEIGHTS
     expected = {k: tuple(v.shape) for k, v in head.state_dict().items()}
-    if {k: tuple(v.shape) for k, v in state.items()} != expected:
-        raise ValueError(f"{directory / WEIGHTS} does not hold a mixing head of {expected}")
-    head.load_state_dict(state)
+    try:  # shapes from the header first: an oversized file is refused before it is read
+        with safe_open(str(path), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (OSError, SafetensorError) as err:
+        raise ValueError(f"{path}: {err}") from None
+    if stored != expected:
+        raise ValueError(f"{path} does not hold a mixing head of {expected}")
+    head.load_state_dict(load_file(str(path)))
     return head

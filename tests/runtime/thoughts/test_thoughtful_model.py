@@ -156,3 +156,13 @@ def test_a_missing_or_oversized_config_is_a_value_error(tmp_path):
     (tmp_path / CONFIG).write_text(" " * 70_000)
     with pytest.raises(ValueError, match=CONFIG):
         read_config(tmp_path)
+
+
+def test_a_truncated_head_file_is_refused_naming_it(model, tmp_path):
+    from safetensors.torch import save_file
+
+    save_file(MixingHead(32, 16).state_dict(), str(tmp_path / WEIGHTS))
+    data = (tmp_path / WEIGHTS).read_bytes()
+    (tmp_path / WEIGHTS).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=WEIGHTS):
+        load_head(tmp_path, valid_config(), model)
