@@ -128,7 +128,7 @@ def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict
         for key in LOGGED:
             name = key if stage.model_index is not None else f"{key}.{stage.name}"
             ctx.log_metric(name, values[key], step, stage.model_index)
-        for key in values.keys() - set(LOGGED):  # the objective's own statistics
+        for key in sorted(values.keys() - set(LOGGED)):  # the objective's own statistics
             ctx.log_metric(key, values[key], step, stage.model_index)
         done = stage.progress_offset + step + 1
         share = stage.progress_share * done / max(1, stage.progress_total)

@@ -3,7 +3,6 @@ ternary files that load, measured before/after with and without the STE steps, r
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 import torch
 
 from forgelang.kinds.bitnet import BitNetParams
-from forgelang.kinds.cognate import CognateParams
 from runtime.artifacts import hash_directory
 from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
+from tests.runtime.phases.kernel_inputs import INPUTS, phase_context
 
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4, "levels": [1]}
 PARAMS = dict(steps=3, batch_size=2, seq_len=64, eval=EVAL)
@@ -24,49 +23,13 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer():
-    from runtime.data import build_tokenizer
-
-    return build_tokenizer(CognateParams(architecture="smoke").architecture.vocab_size, 0)
-
-
-def _cognate(root: Path) -> InputModel:
-    from runtime.nn import TrmTitansMagForCausalLM
-    from runtime.phases.cognate import model_config
-
-    torch.manual_seed(0)
-    TrmTitansMagForCausalLM(model_config(CognateParams(architecture="smoke"))).save_pretrained(root)
-    _tokenizer().save_pretrained(root)
-    return InputModel(path=root, role="champion", model_id=1)
-
-
-def _llama(root: Path) -> InputModel:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(_tokenizer()), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=128, pad_token_id=0, bos_token_id=1,
-                         eos_token_id=2)
-    LlamaForCausalLM(config).save_pretrained(root)
-    _tokenizer().save_pretrained(root)
-    return InputModel(path=root, role="external")
-
-
 @pytest.fixture(scope="module", params=["cognate", "llama"])
 def source(request, tmp_path_factory) -> InputModel:
-    make = {"cognate": _cognate, "llama": _llama}[request.param]
-    return make(tmp_path_factory.mktemp(request.param))
+    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
-def _ctx(root: Path, stop=None, progress=lambda f, m: None) -> PhaseContext:
-    ckpt = root / "ckpt"
-    ckpt.mkdir(parents=True, exist_ok=True)
-    return PhaseContext(run_id="r", phase="bitnet", kind="bitnet", device="cpu", seed=5,
-                        workspace=root, run_dir=root, checkpoint_dir=root / "ckpt",
-                        work_dir=root, progress_sink=progress,
-                        stop_event=stop or threading.Event())
+def _ctx(root: Path, stop=None, progress=lambda f, m: None, metrics=None) -> PhaseContext:
+    return phase_context(root, "bitnet", stop, progress, metrics)
 
 
 def test_the_stored_model_is_packed_codes_that_load_and_generate(source, tmp_path):

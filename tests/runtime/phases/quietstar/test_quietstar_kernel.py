@@ -4,17 +4,16 @@ and a stopped run resumes to the same model."""
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from forgelang.kinds.cognate import CognateParams
 from forgelang.kinds.quietstar import QuietStarParams
 from runtime.artifacts import hash_directory
 from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
+from tests.runtime.phases.kernel_inputs import INPUTS, cognate_input, phase_context
 
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4, "levels": [1]}
 PARAMS = dict(thought_tokens=2, thoughts_per_position=2, steps=3, batch_size=2, seq_len=32,
@@ -28,50 +27,13 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer():
-    from runtime.data import build_tokenizer
-
-    return build_tokenizer(CognateParams(architecture="smoke").architecture.vocab_size, 0)
-
-
-def _cognate(root: Path) -> InputModel:
-    from runtime.nn import TrmTitansMagForCausalLM
-    from runtime.phases.cognate import model_config
-
-    torch.manual_seed(0)
-    TrmTitansMagForCausalLM(model_config(CognateParams(architecture="smoke"))).save_pretrained(root)
-    _tokenizer().save_pretrained(root)
-    return InputModel(path=root, role="champion", model_id=1)
-
-
-def _llama(root: Path) -> InputModel:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(_tokenizer()), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=128, pad_token_id=0, bos_token_id=1,
-                         eos_token_id=2)
-    LlamaForCausalLM(config).save_pretrained(root)
-    _tokenizer().save_pretrained(root)
-    return InputModel(path=root, role="external")
-
-
 @pytest.fixture(scope="module", params=["cognate", "llama"])
 def source(request, tmp_path_factory) -> InputModel:
-    make = {"cognate": _cognate, "llama": _llama}[request.param]
-    return make(tmp_path_factory.mktemp(request.param))
+    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def _ctx(root: Path, stop=None, progress=lambda f, m: None, metrics=None) -> PhaseContext:
-    ckpt = root / "ckpt"
-    ckpt.mkdir(parents=True, exist_ok=True)
-    sink = (lambda n, v, s, m: metrics.append(n)) if metrics is not None else (lambda *a: None)
-    return PhaseContext(run_id="r", phase="quietstar", kind="quietstar", device="cpu", seed=5,
-                        workspace=root, run_dir=root, checkpoint_dir=ckpt, work_dir=root,
-                        metric_sink=sink, progress_sink=progress,
-                        stop_event=stop or threading.Event())
+    return phase_context(root, "quietstar", stop, progress, metrics)
 
 
 def test_the_phase_measures_bakes_trains_checks_and_saves_its_head(source, tmp_path):
@@ -124,7 +86,7 @@ def test_a_stopped_run_resumes_to_the_same_model(source, tmp_path):
 
 def test_thoughts_before_answer_tokens_only_train_fewer_rows(tmp_path):
     """``thought_positions = answers`` trains a different model from the paper's setting."""
-    source = _cognate(tmp_path / "input")
+    source = cognate_input(tmp_path / "input")
     runs = {}
     for where in ("all", "answers"):
         params = QuietStarParams(**{**PARAMS, "thought_positions": where})
