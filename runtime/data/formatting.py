@@ -5,6 +5,12 @@
 
 The tokenizer prepends ``<|bos|>`` itself. Evaluation feeds ``prompt_text`` and
 generates; training learns ``target_text`` (see ``runtime.data.encoding``).
+
+``CHAT_TEMPLATE`` is the same format as a transformers chat template, saved with the
+suite tokenizer, so ``tokenizer.apply_chat_template`` (and text-generation pipelines given
+chat messages) build exactly the input the model was trained on: a system message is
+prepended to the prompt with a space (as prompt baking does), a user turn ends with
+``<|sep|>`` and an assistant turn with ``<|eos|>``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,13 @@ from __future__ import annotations
 from runtime.data.calculator import tool_result_text
 from runtime.data.example import Example
 from runtime.data.tokens import EOS, SEP, TOOL_CLOSE, TOOL_OPEN
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] }} "
+    "{% elif message['role'] == 'user' %}{{ message['content'] }}" + SEP +
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] }}" + EOS +
+    "{% endif %}{% endfor %}")
 
 
 def tool_trace(example: Example) -> str:

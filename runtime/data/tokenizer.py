@@ -21,7 +21,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from transformers import PreTrainedTokenizerFast
 
 from runtime.data.families import TASKS
-from runtime.data.formatting import format_example
+from runtime.data.formatting import CHAT_TEMPLATE, format_example
 from runtime.data.splits import make_split
 from runtime.data.tokens import BOS, EOS, PAD, SPECIAL_TOKENS, UNK
 
@@ -95,6 +95,8 @@ def build_tokenizer(vocab_size: int, seed: int, *, alphabet: str = "auto",
     backend.train_from_iterator(corpus(seed, corpus_examples), trainer)
     backend.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, backend.token_to_id(BOS))])
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
         additional_special_tokens=list(SPECIAL_TOKENS[4:]), padding_side="right")
+    tokenizer.chat_template = CHAT_TEMPLATE  # the task format, for apply_chat_template
+    return tokenizer
