@@ -1,22 +1,33 @@
 """Phase 6, baking: alternate A-cycles (tool use) and B-cycles (personas) of prompt baking.
 
-Each iteration runs one cycle; a cycle bakes with ``half_baking`` strength (our variant:
-the baked weight delta is scaled by the strength, so repeated iterations approach the
-full bake). When the active cycle's score improves by less than ``plateau.min_delta``
-over ``plateau.window`` iterations, the loop switches cycles; it stops after
-``max_iterations`` or when both cycles have plateaued.
+Each iteration runs one cycle, A first. The A-cycle scores the model on tool-use
+episodes (the calculator runs during generation) and bakes the tool prompt; the B-cycle
+has the model write ``personas`` persona prompts itself, scores each on held-out persona
+episodes with it prepended, and bakes the best. Each bake applies ``half_baking`` of the
+trained weight delta (our variant of half-baking: the delta is scaled, so repeated
+iterations approach the full bake). Cycles alternate while both progress; a cycle whose
+score gains less than ``plateau.min_delta`` over its last ``plateau.window`` iterations
+has plateaued and the loop switches to the other for good; it stops after
+``max_iterations`` or when both have plateaued (``runtime.personas.cycles``).
 """
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from forgelang.kinds import costs
+from forgelang.kinds import baking_cost, costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
-from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.common import (
+    SUITE,
+    BakeConfig,
+    DataSource,
+    EvalConfig,
+    data_field,
+    eval_field,
+)
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
-from forgelang.kinds.quietstar import bake_flops
 
-TOOL_PROMPT = ("You can use the calculator: write <calc>expression</calc> and read the "
-               "result before you answer.")
+TOOL_PROMPT = ("You can use the calculator: write <|tool|>calc(expression)<|/tool|> and read "
+               "the result before you answer.")  # the runtime's own tool-call markup
+PERSONA_PROMPT = "Write a persona for an assistant in one sentence, like: Talk like a pirate."
 
 
 class ACycle(Params):
@@ -30,6 +41,8 @@ class ACycle(Params):
 class BCycle(Params):
     """Persona baking: the model writes persona prompts itself, the best are baked."""
 
+    prompt: str = Field(PERSONA_PROMPT, min_length=1, max_length=4096,
+                        description="persona-generation prompt the model writes personas after")
     personas: int = Field(9, ge=1, le=256, description="persona agents generated per iteration")
     persona_tokens: int = Field(48, ge=1, le=4096, description="tokens per generated persona prompt")
     episodes: int = Field(32, ge=1, le=1_000_000, description="episodes scored per persona")
@@ -57,31 +70,41 @@ class BakingParams(Params):
     data: DataSource = data_field("episode data")
     eval: EvalConfig = eval_field()
 
+    @model_validator(mode="after")
+    def _one_strength(self):
+        default = BakeConfig.model_fields["strength"].default  # what a dumped plan holds
+        if self.bake.strength not in (default, self.half_baking):
+            raise ValueError(f"the strength of every bake is half_baking ({self.half_baking}); "
+                             f"bake.strength ({self.bake.strength}) would be ignored: remove it")
+        return self
+
 
 def estimate(p: BakingParams, ctx: EstimateContext) -> Estimate:
-    """Upper bound: every iteration runs a full bake plus its scoring (no early plateau stop)."""
+    """Every pass the kernel makes, counted (``forgelang.kinds.baking_cost``): measurements,
+    the KL reference, ``max_iterations`` alternating A and B iterations (no early plateau
+    stop: an upper bound), the result's scores; for a ternary input, the float result too."""
     first = costs.first_input(ctx.inputs, "baking")
     cost = costs.cost_of(first)
-    decode_ctx = p.eval.prompt_tokens + p.eval.max_new_tokens
-    per_episode = p.eval.forward_tokens() / p.eval.examples
-    a_iters = (p.max_iterations + 1) // 2
-    b_iters = p.max_iterations // 2
-    a = a_iters * (bake_flops(p.bake, cost, len(p.a_cycle.prompt))
-                   + p.a_cycle.episodes * per_episode * cost.forward_flops_per_token(decode_ctx))
-    t = p.b_cycle.persona_tokens
-    write = p.b_cycle.personas * t * t * cost.forward_flops_per_token(t)  # no KV cache
-    score = p.b_cycle.personas * p.b_cycle.episodes * per_episode * cost.forward_flops_per_token(
-        decode_ctx + t)
-    b = b_iters * (write + score + bake_flops(p.bake, cost, 4 * t))
-    flops = a + b + 2 * p.eval.forward_tokens() * cost.forward_flops_per_token(decode_ctx)
+    ternary = first.bits_per_param < baking_cost.TERNARY_BITS
+    work, a_iters, b_iters = baking_cost.phase_work(p, cost, ternary)
     lora = p.bake.lora_rank * 2 * cost.d_model * cost.n_matrices  # A and B per matrix (square approx.)
-    ctx_len = p.bake.trajectory_tokens + max(len(p.a_cycle.prompt), 4 * t)
-    peak = (costs.training_state_bytes(cost, trainable=lora) + costs.FP32 * cost.params  # teacher
-            + cost.activation_bytes(p.bake.batch_size, ctx_len) + costs.overhead(ctx.device))
-    notes = (f"{p.max_iterations} iterations ({a_iters} A, {b_iters} B), no early stop",)
-    return Estimate(params=first.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=first.disk_bytes,
-                    outputs=(first,), notes=notes)
+    t = p.bake.trajectory_tokens
+    prompt = max(len(p.a_cycle.prompt), p.b_cycle.persona_tokens)
+    teacher_logp = costs.FP32 * p.bake.trajectories * t * cost.vocab_size  # cached per bake
+    seq = costs.suite_batch_length(p.eval.levels, p.eval.batch_size, 256, cost.vocab_size)
+    reference = costs.FP32 * p.eval.examples * seq * cost.vocab_size * (2 if ternary else 1)
+    peak = (costs.training_state_bytes(cost, trainable=lora) + teacher_logp + reference
+            + cost.activation_bytes(p.bake.batch_size, round(prompt + 2 * t))
+            + costs.overhead(ctx.device))
+    notes = (f"{p.max_iterations} iterations ({a_iters} A, {b_iters} B), no early stop",
+             f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
+             "on top of the FLOPs")
+    if p.data != SUITE:
+        notes += ("the JSONL file's lines are not counted (unknown when planning)",)
+    out = costs.same_shape(first)
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=notes)
 
 
 KIND = Kind(
@@ -90,6 +113,7 @@ KIND = Kind(
             "detection switching cycles.",
     params=BakingParams,
     estimate=estimate,
-    metrics=("iteration", "cycle", "a_cycle.*", "b_cycle.*", "persona.*", "plateau.*",
-             "bake.*", "tool.*", "kl"),
+    metrics=("iterations", "cycle", "score", "kl", "a_cycle.*", "b_cycle.*", "persona.*",
+             "plateau.*", "bake.*", "tool.*", "input_accuracy", "baked.*", "answer_perplexity",
+             "requantization.*"),
 )
