@@ -6,13 +6,57 @@ use (a calculator the runtime executes), bakes the eudaimonia rules into the wei
 and replays earlier levels ("dream consolidation") against forgetting.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from pydantic import Field
 
-from forgelang.kinds import costs
+from forgelang.kinds import costs, pass_cost
+from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
-from forgelang.kinds.quietstar import bake_flops
+
+# The suite's graded reasoning families are the curriculum; tool episodes are tool_use
+# questions at the same level; every other family is where forgetting is measured.
+CURRICULUM_FAMILIES = ("arithmetic", "word_problems")
+TOOL_FAMILY = "tool_use"
+NEW, REPLAY = "new", "replay"
+
+
+def other_families(families: Iterable[str]) -> list[str]:
+    """The families the curriculum does not train, in the given order."""
+    return [f for f in families if f not in (*CURRICULUM_FAMILIES, TOOL_FAMILY)]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One optimiser step of the phase: ``count`` new questions, or ``count`` replayed ones."""
+
+    kind: str
+    count: int
+
+
+def plan_steps(questions: int, batch_size: int, *, replay_ratio: float, every: int,
+               dreams: bool) -> list[Step]:
+    """The phase's optimiser steps in order (the kernel trains exactly these): batches of
+    new questions, and a round of replay batches (``replay_ratio`` x the new questions
+    since the last round) after every ``every`` new questions and after the last one."""
+    steps: list[Step] = []
+    left, since = questions, 0
+    while left > 0:
+        n = min(batch_size, left)
+        steps.append(Step(NEW, n))
+        left, since = left - n, since + n
+        if dreams and (since >= every or left == 0):
+            replay = round(replay_ratio * since)
+            since = 0
+            while replay > 0:
+                k = min(batch_size, replay)
+                steps.append(Step(REPLAY, k))
+                replay -= k
+    return steps
+
 
 # The design names a "4-rule moral system" without its text; these four are our choice.
 EUDAIMONIA_RULES = (
@@ -82,29 +126,93 @@ class CurriculumParams(Params):
     eval: EvalConfig = eval_field()
 
 
+def _weights(families: Iterable[str]) -> dict[str, float]:
+    return dict.fromkeys(families, 1.0)
+
+
+def _scored(work: pass_cost.Work, cost, rows: int, levels, weights, p) -> None:
+    """Exact teacher-forced answers of ``rows`` questions: one no-grad forward per batch."""
+    batch = p.eval.batch_size
+    width = costs.suite_batch_length(levels, min(batch, rows), p.seq_len, cost.vocab_size, weights)
+    op_step = cost.train_ops_per_step(round(width))
+    for start in range(0, rows, batch):
+        work.forward(cost, min(batch, rows - start), width, op_step)
+
+
+def _snapshot(work: pass_cost.Work, cost, p) -> None:
+    """The assessment (every level) and the other families, scored once."""
+    from forgelang.kinds.suite_lengths import PERCENTILES
+
+    n = p.controller.assessment_questions
+    _scored(work, cost, p.levels * n, range(1, p.levels + 1), _weights(CURRICULUM_FAMILIES), p)
+    others = other_families(PERCENTILES)
+    _scored(work, cost, len(others) * n, p.eval.levels, _weights(others), p)
+
+
+def _training(work: pass_cost.Work, cost, p) -> int:
+    """The adaptive stage's steps (levels unknown ahead: every level equally); their count."""
+    fraction = p.tool_use.fraction if p.tool_use.enabled else 0.0
+    weights = {f: (1 - fraction) / len(CURRICULUM_FAMILIES) for f in CURRICULUM_FAMILIES}
+    if fraction > 0:
+        weights[TOOL_FAMILY] = fraction
+    steps = plan_steps(p.questions, p.batch_size, replay_ratio=p.dream.replay_ratio,
+                       every=p.dream.every, dreams=p.dream.enabled)
+    levels = range(1, p.levels + 1)
+    widths = {n: costs.suite_batch_length(levels, n, p.seq_len, cost.vocab_size, weights)
+              for n in {s.count for s in steps}}
+    for step in steps:
+        width = widths[step.count]
+        work.train(cost, step.count, width, cost.train_ops_per_step(round(width)))
+    return len(steps)
+
+
+def _tools(work: pass_cost.Work, cost, p) -> None:
+    """Held-out tool questions decoded twice (with and without the calculator), up to
+    ``max_new_tokens`` each: a call and its answer rarely end early."""
+    e = p.eval
+    mean = costs.suite_batch_length(e.levels, 1, p.seq_len, cost.vocab_size, _weights([TOOL_FAMILY]))
+    prompt = mean * 0.5  # a tool episode's target (call + result + answer) is about half of it
+    groups = min(e.examples, pass_cost.LENGTH_GROUPS)
+    op_step = cost.train_ops_per_step(round(mean))
+    for _ in range(2):
+        for t in range(e.max_new_tokens):
+            work.flops += e.examples * (prompt + t) * cost.forward_flops_per_token(round(mean))
+            work.ops += groups * pass_cost.FORWARD_OP_SHARE * op_step
+
+
+def _eudaimonia(work: pass_cost.Work, cost, p) -> None:
+    """Adherence before and after, and one bake per rule."""
+    if not p.eudaimonia.enabled:
+        return
+    for _ in range(2):
+        _scored(work, cost, p.eval.examples, p.eval.levels, _weights(["rules"]), p)
+    query = costs.suite_batch_length(p.eval.levels, 1, p.seq_len, cost.vocab_size)
+    for rule in p.eudaimonia.rules:
+        qc.bake(work, cost, p.eudaimonia.bake, len(rule), query * (1 - pass_cost.ANSWER_SHARE))
+
+
 def estimate(p: CurriculumParams, ctx: EstimateContext) -> Estimate:
-    """Assessment decoding, training on questions (+ replay, + tool turns), rule baking."""
+    """Measurement before and after, the assessment twice, the adaptive stage, the rule
+    bakes and the tool decoding, counted pass by pass (``forgelang.kinds.pass_cost``)."""
     first = costs.first_input(ctx.inputs, "curriculum")
     cost = costs.cost_of(first)
-    decode_ctx = p.eval.prompt_tokens + p.eval.max_new_tokens
-    per_question_decode = p.eval.forward_tokens() / p.eval.examples
-    assess = p.levels * p.controller.assessment_questions * per_question_decode
-    replay = p.dream.replay_ratio if p.dream.enabled else 0.0
-    tool_turns = p.tool_use.fraction * p.tool_use.max_calls if p.tool_use.enabled else 0.0
-    trained = p.questions * (1 + replay + tool_turns)
-    train = trained * p.seq_len * cost.train_flops_per_token(p.seq_len)
-    # the controller needs the model's own answer to every question: greedy decoding
-    decode = (assess + p.questions * per_question_decode + 2 * p.eval.forward_tokens())
-    flops = train + decode * cost.forward_flops_per_token(decode_ctx)
-    if p.eudaimonia.enabled:
-        prompt_len = sum(len(r) for r in p.eudaimonia.rules)
-        flops += bake_flops(p.eudaimonia.bake, cost, prompt_len)
+    work = pass_cost.Work()
+    for _ in range(2):  # the input, then the output
+        pass_cost.measurement(work, cost, p, cost.vocab_size)
+        _snapshot(work, cost, p)
+    steps = _training(work, cost, p)
+    _eudaimonia(work, cost, p)
+    if p.tool_use.enabled:
+        _tools(work, cost, p)
     peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
-    notes = (f"{int(trained):,} question sequences trained (replay and tool turns included)",)
-    return Estimate(params=first.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=first.disk_bytes,
-                    outputs=(first,), notes=notes)
+    notes = (f"{steps} optimiser steps of at most {p.batch_size} questions "
+             f"({p.questions} new, replay rounds included)",
+             f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
+             "on top of the FLOPs")
+    return Estimate(params=first.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=first.disk_bytes, outputs=(first,), notes=notes)
 
 
 KIND = Kind(
@@ -114,5 +222,7 @@ KIND = Kind(
     params=CurriculumParams,
     estimate=estimate,
     metrics=("level", "level.*", "edge_level", "rolling_accuracy", "loss", "loss.*",
-             "tool.*", "eudaimonia.*", "dream.*", "forgetting", "bake.*"),
+             "lm_loss.*", "grad_norm.*", "lr.*", "tool.*", "eudaimonia.*", "dream.*",
+             "forgetting", "forgetting.*", "bake.*", "input_accuracy", "curriculum.accuracy",
+             "answer_perplexity"),
 )

@@ -1,0 +1,50 @@
+"""A phase after bitnet keeps its input's storage form: ternary in, ternary out.
+
+A ``forge_ternary`` input (the bitnet phase's output) is turned into float layers for
+training, trained through BitLinear's straight-through estimator (``runtime.bitnet``) and
+stored ternary again; a float input trains and stays float. ``runtime.bitnet.trainable``
+does the conversions.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def float_form(model):
+    """Make a ternary model's layers float in place; its ``TernaryForm`` (None: a float model)."""
+    from runtime.formats.ternary import TernaryLinear
+
+    if not any(isinstance(m, TernaryLinear) for m in model.modules()):
+        return None
+    from runtime.bitnet.trainable import to_float
+
+    return to_float(model)
+
+
+@contextmanager
+def straight_through(model, form):
+    """Within: ternary weights and quantised activations with the straight-through
+    estimator on ``form``'s layers (nothing for a float model)."""
+    if form is None:
+        yield
+        return
+    from runtime.bitnet.bitlinear import attach_bitlinear
+
+    handle = attach_bitlinear(model, form.modules, form.activation_bits)
+    try:
+        yield
+    finally:
+        handle.detach()
+
+
+def save_output(model, tokenizer, out: Path, form) -> Path:
+    """Write the model in its input's form: ``forge_ternary`` or plain safetensors."""
+    if form is not None:
+        from runtime.bitnet.trainable import save_model
+
+        return Path(save_model(model, tokenizer, out, form))
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
