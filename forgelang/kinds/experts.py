@@ -15,6 +15,7 @@ from pydantic import Field
 from forgelang.kinds import costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.evomerge import ExecutorSpec, LocalExecutor
 
 Skill = Literal["arithmetic", "word_problems", "recall", "tool_use", "persona", "rules"]
 SvfTarget = Literal["attention", "memory", "mlp"]
@@ -75,6 +76,9 @@ class ExpertsParams(Params):
     seq_len: int = Field(96, ge=8, le=1_000_000, description="tokens per training sequence")
     data: DataSource = data_field()
     eval: EvalConfig = eval_field()
+    executor: ExecutorSpec = Field(default_factory=LocalExecutor,
+                                   description="where CEM and NSGA-II evaluate mixes: `local` "
+                                               "or `ray { address = \"auto\" }`")
 
 
 def estimate(p: ExpertsParams, ctx: EstimateContext) -> Estimate:
@@ -113,5 +117,7 @@ KIND = Kind(
             "search of expert mixes.",
     params=ExpertsParams,
     estimate=estimate,
-    metrics=("skill.*", "expert.*", "svf.*", "nsga2.*", "pareto.*", "mixing.*", "experts"),
+    metrics=("skill.*", "expert.*", "svf.*", "nsga2.*", "pareto.*", "mixing.*", "experts",
+             "classification.*", "chosen.*", "input_accuracy", "answer_perplexity",
+             "ternary.*"),
 )
