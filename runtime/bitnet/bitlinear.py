@@ -9,7 +9,12 @@ model's fused reads (which use the first layer of the group's quantiser).
 ``BitLinearHandle.unhooked`` names the layers whose own quantiser did not run in the last
 forward: in a Cognate model, the later members of fused groups, whose shared input the
 first member's quantiser quantised. Latent weights stay fp32 and are what the optimiser
-trains.
+trains. A weight that is already ternary-valued (zeros and one magnitude g, e.g. a stored
+ternary layer made float by ``runtime.bitnet.trainable.to_float``) is first lifted to
+``W / p`` (p: share of nonzeros), the latent weight whose absmean ternarisation is ``W``
+itself, so training starts from the function the model computed. A layer that already
+quantises its input (``input_quantizer``) gets the STE quantiser while attached and its own
+back on ``detach``.
 """
 
 from __future__ import annotations
@@ -43,14 +48,44 @@ class InputQuantizer:
         return activation_ste(x, self.bits)
 
 
+def quantize_module_input(module: nn.Module, args: tuple):
+    """Forward pre-hook: ``module.input_quantizer`` (if any) applied to the first input."""
+    quantize = getattr(module, "input_quantizer", None)
+    return None if quantize is None else (quantize(args[0]), *args[1:])
+
+
+def hook_input_quantizer(linear: nn.Module):
+    """Register ``quantize_module_input`` on ``linear`` once; the hook handle, or None when
+    ``linear`` has it already."""
+    if getattr(linear, "_input_hooked", False):
+        return None
+    linear._input_hooked = True
+    return linear.register_forward_pre_hook(quantize_module_input)
+
+
+@torch.no_grad()
+def lift_ternary_valued(weight: torch.Tensor) -> bool:
+    """Scale a ternary-valued ``weight`` (zeros and +-g) by 1 / (share of nonzeros) in place,
+    so that its absmean ternarisation is the weight as it was; True when it did."""
+    magnitudes = weight.abs()
+    nonzero = magnitudes[magnitudes != 0]
+    if nonzero.numel() == 0 or nonzero.numel() == weight.numel():
+        return False  # all zero, or no zeros: the absmean quantiser gives it back already
+    if not bool((nonzero == nonzero[0]).all()):
+        return False
+    weight.mul_(weight.numel() / nonzero.numel())
+    return True
+
+
 @dataclass
 class BitLinearHandle:
     """What ``attach_bitlinear`` changed, to undo it and to see what it reached."""
 
     modules: dict[str, nn.Linear]
     orders: dict[str, tuple[str, ...]]
-    hooks: list = field(default_factory=list)
+    hooks: dict = field(default_factory=dict)  # name -> the input hook it registered
     called: set[str] = field(default_factory=set)
+    previous: dict = field(default_factory=dict)  # name -> the input quantiser it had
 
     def unhooked(self) -> list[str]:
         """Attached layers whose module was not called since the last ``reset_calls``."""
@@ -62,15 +97,21 @@ class BitLinearHandle:
     def detach(self) -> None:
         """Remove the quantisers; the latent (trained) weights stay as the layers' weights,
         registered in their original order."""
-        for hook in self.hooks:
+        for name, hook in self.hooks.items():
             hook.remove()
+            self.modules[name]._input_hooked = False
         for name, linear in self.modules.items():
-            del linear.input_quantizer
+            if self.previous.get(name) is None:
+                del linear.input_quantizer
+            else:
+                linear.input_quantizer = self.previous[name]
             remove_weight_parametrization(linear, self.orders[name])
 
 
-def attach_bitlinear(model: nn.Module, modules: Sequence[str], activation_bits: int) -> BitLinearHandle:
-    """Ternary STE weights and ``activation_bits`` STE activations on ``modules``.
+def attach_bitlinear(model: nn.Module, modules: Sequence[str],
+                     activation_bits: int | None) -> BitLinearHandle:
+    """Ternary STE weights and ``activation_bits`` STE activations on ``modules`` (None:
+    inputs not quantised while attached).
 
     Raises:
         ValueError: a name that is not an ``nn.Linear`` of ``model``.
@@ -82,9 +123,13 @@ def attach_bitlinear(model: nn.Module, modules: Sequence[str], activation_bits: 
         if not isinstance(linear, nn.Linear):
             raise ValueError(f"{name} is not a linear layer of this model")
         handle.orders[name] = tuple(linear._parameters)
+        lift_ternary_valued(linear.weight)
         parametrize.register_parametrization(linear, "weight", TernaryWeight(), unsafe=True)
         handle.modules[name] = linear
-        linear.input_quantizer = InputQuantizer(activation_bits, name, handle.called)
-        handle.hooks.append(linear.register_forward_pre_hook(
-            lambda module, args: (module.input_quantizer(args[0]), *args[1:])))
+        handle.previous[name] = getattr(linear, "input_quantizer", None)
+        linear.input_quantizer = (None if activation_bits is None else
+                                  InputQuantizer(activation_bits, name, handle.called))
+        hook = hook_input_quantizer(linear)
+        if hook is not None:
+            handle.hooks[name] = hook
     return handle

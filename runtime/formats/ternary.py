@@ -1,18 +1,19 @@
-"""``forge_ternary``: ternary (1.58-bit) weights packed five trits to a byte.
+"""``forge_ternary``: ternary (1.58-bit) weights packed into bytes.
 
 BitNet b1.58 (REFERENCES.md): per matrix, gamma = mean|W| and codes
 W~ = clip(round(W / (gamma + eps)), -1, 1); the layer computes with gamma * W~. Stored
-per converted ``nn.Linear``: ``codes`` (uint8, five base-3 digits a byte: 1.6 bits a
-weight, where log2(3) = 1.585 is the limit) and ``scale`` (gamma, float32); a bias, if
-any, stays full precision. Embeddings, norms and unconverted layers stay as they were,
-and count in the bytes on disk. With ``activation_bits`` in the config (a model trained
-with BitNet's activation quantiser, ``runtime.bitnet``), each ternary layer quantises its
-input per token to that many bits, as in training; without it, inputs stay as they are.
+per converted ``nn.Linear``: ``codes`` (uint8, packed as ``runtime.formats.ternary_packing``
+says: ``base3``, five codes a byte, 1.6 bits a weight, where log2(3) = 1.585 is the limit;
+or ``2bit``, four a byte) and ``scale`` (gamma, float32); a bias, if any, stays full
+precision. Embeddings, norms and unconverted layers stay as they were, and count in the
+bytes on disk. With ``activation_bits`` in the config (a model trained with BitNet's
+activation quantiser, ``runtime.bitnet``), each ternary layer quantises its input per token
+to that many bits, as in training; without it, inputs stay as they are.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -23,10 +24,20 @@ from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
 from runtime.bitnet.quantizers import absmean_codes, quantize_activations
+from runtime.formats.ternary_packing import PACKINGS, pack_codes, packed_size, unpack_codes
 
 NAME = "forge_ternary"
-TRITS_PER_BYTE = 5  # 3**5 = 243 <= 256
-_POWERS = torch.tensor([3**i for i in range(TRITS_PER_BYTE)], dtype=torch.int32)  # (5,)
+TRITS_PER_BYTE = 5  # base3: 3**5 = 243 <= 256
+
+
+@dataclass(frozen=True)
+class TernarySource:
+    """The stored codes (int8, (out, in)) and scale a float layer was made from
+    (``runtime.bitnet.trainable.to_float``): while its weight is still ``scale * codes``,
+    it is stored as exactly these."""
+
+    codes: torch.Tensor
+    scale: torch.Tensor
 
 
 def ternarize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,17 +49,24 @@ def ternarize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pack_trits(codes: torch.Tensor) -> torch.Tensor:
     """Codes in {-1, 0, 1} (any shape) -> uint8, five base-3 digits a byte, flattened."""
-    digits = codes.flatten().to(torch.int32) + 1  # (N,) in {0, 1, 2}
-    pad = (-digits.numel()) % TRITS_PER_BYTE
-    digits = torch.cat([digits, digits.new_zeros(pad)]).view(-1, TRITS_PER_BYTE)  # (N/5, 5)
-    return (digits * _POWERS.to(digits.device)).sum(dim=1).to(torch.uint8)  # (N/5,)
+    return pack_codes(codes, "base3")
 
 
 def unpack_trits(packed: torch.Tensor, numel: int) -> torch.Tensor:
     """The inverse of ``pack_trits``: the first ``numel`` codes, int8, flattened."""
-    values = packed.to(torch.int32).unsqueeze(1)  # (M, 1)
-    digits = (values // _POWERS.to(packed.device)) % 3  # (M, 5)
-    return (digits.flatten()[:numel] - 1).to(torch.int8)
+    return unpack_codes(packed, numel, "base3")
+
+
+def stored_codes(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """The codes (int8, weight's shape) and scale to store ``linear`` as: its
+    ``ternary_source`` while the weight still equals it, else ``ternarize`` of the weight."""
+    source = getattr(linear, "ternary_source", None)
+    weight = linear.weight.detach()
+    if source is not None and source.codes.shape == weight.shape:
+        codes, scale = source.codes.to(weight.device), source.scale.to(weight.device)
+        if torch.equal(weight.float(), codes.float() * scale):
+            return codes, scale
+    return ternarize(weight)
 
 
 class TernaryLinear(nn.Module):
@@ -58,28 +76,37 @@ class TernaryLinear(nn.Module):
     that reads ``.weight`` (fused projections) works unchanged.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool):
+    def __init__(self, in_features: int, out_features: int, bias: bool, packing: str = "base3"):
         # the dense weight is cached in float32 after first use: 4 bytes a weight in memory
         # (the packed form is what is stored); a fused kernel would avoid it
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        nbytes = math.ceil(in_features * out_features / TRITS_PER_BYTE)
+        if packing not in PACKINGS:
+            raise ValueError(f"{NAME}: unknown packing {packing!r} (one of {PACKINGS})")
+        self.in_features, self.out_features, self.packing = in_features, out_features, packing
+        nbytes = packed_size(in_features * out_features, packing)
         self.register_buffer("codes", torch.zeros(nbytes, dtype=torch.uint8))
         self.register_buffer("scale", torch.ones((), dtype=torch.float32))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.input_quantizer = None  # per-token activation quantiser (set by ``convert``)
+        self.activation_bits: int | None = None  # its bits
         self._dense: tuple[tuple, torch.Tensor] | None = None
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> TernaryLinear:
+    def from_linear(cls, linear: nn.Linear, packing: str = "base3") -> TernaryLinear:
         """The ternary form of ``linear``'s weights (its bias kept as is)."""
-        out = cls(linear.in_features, linear.out_features, linear.bias is not None)
-        codes, gamma = ternarize(linear.weight)
-        out.codes.copy_(pack_trits(codes))
+        out = cls(linear.in_features, linear.out_features, linear.bias is not None, packing)
+        codes, gamma = stored_codes(linear)
+        out.codes.copy_(pack_codes(codes, packing))
         out.scale.copy_(gamma)
         if linear.bias is not None:
             out.bias.data.copy_(linear.bias.detach())
         return out.to(linear.weight.device)
+
+    def unpacked_codes(self) -> torch.Tensor:
+        """The codes, int8, (out, in)."""
+        numel = self.in_features * self.out_features
+        return unpack_codes(self.codes, numel, self.packing).view(self.out_features,
+                                                                  self.in_features)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -87,8 +114,7 @@ class TernaryLinear(nn.Module):
         version = (self.codes._version, self.scale._version,  # in-place edits and
                    self.codes.data_ptr(), self.scale.data_ptr())  # replaced buffers
         if self._dense is None or self._dense[0] != version or self._dense[1].device != self.codes.device:
-            codes = unpack_trits(self.codes, self.in_features * self.out_features)
-            dense = codes.view(self.out_features, self.in_features).float() * self.scale
+            dense = self.unpacked_codes().float() * self.scale
             self._dense = (version, dense)
         return self._dense[1]
 
@@ -103,7 +129,7 @@ class ForgeTernaryConfig(QuantizationConfigMixin):
     """``quantization_config`` of a ``forge_ternary`` model: which linears are ternary."""
 
     def __init__(self, modules: list[str] | None = None, activation_bits: int | None = None,
-                 **kwargs):
+                 packing: str = "base3", **kwargs):
         modules = [] if modules is None else modules
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             raise ValueError(f"{NAME}: quantization_config.modules must be a list of module "
@@ -113,9 +139,13 @@ class ForgeTernaryConfig(QuantizationConfigMixin):
                                             or not 2 <= activation_bits <= 16):
             raise ValueError(f"{NAME}: quantization_config.activation_bits must be an integer "
                              f"in 2..16 or absent, not {activation_bits!r}")
+        if packing not in PACKINGS:
+            raise ValueError(f"{NAME}: quantization_config.packing must be one of {PACKINGS}, "
+                             f"not {packing!r}")
         self.quant_method = NAME
         self.modules = list(modules)
         self.activation_bits = activation_bits
+        self.packing = packing
 
 
 @register_quantizer(NAME)
@@ -130,8 +160,9 @@ class ForgeTernaryQuantizer(HfQuantizer):
     def _process_model_before_weight_loading(self, model, checkpoint_files=None,
                                              **kwargs) -> None:
         check_stored(self.quantization_config.modules, checkpoint_files or [])
-        convert(model, self.quantization_config.modules, from_weights=False,
-                activation_bits=self.quantization_config.activation_bits)
+        config = self.quantization_config
+        convert(model, config.modules, from_weights=False,
+                activation_bits=config.activation_bits, packing=config.packing)
 
     def is_serializable(self, *args, **kwargs) -> bool:
         return True
@@ -164,9 +195,11 @@ def check_stored(modules: list[str], checkpoint_files) -> None:
 
 
 def convert(model: nn.Module, modules: list[str], from_weights: bool = True,
-            activation_bits: int | None = None) -> None:
-    """Swap each named ``nn.Linear`` of ``model`` for a ``TernaryLinear`` (in place), each
-    quantising its input to ``activation_bits`` per token when given.
+            activation_bits: int | None = None, packing: str = "base3") -> None:
+    """Swap each named ``nn.Linear`` of ``model`` for a ``TernaryLinear`` packed as
+    ``packing`` (in place), each quantising its input to ``activation_bits`` per token when
+    given. A module that is a ``TernaryLinear`` already keeps its codes and scale (repacked
+    if its packing differs) and takes the activation bits.
 
     Raises:
         ValueError: a name that is not an ``nn.Linear`` of the model.
@@ -178,13 +211,30 @@ def convert(model: nn.Module, modules: list[str], from_weights: bool = True,
         except AttributeError:
             raise ValueError(f"{name} is not a module of this model") from None
         linear = getattr(parent, child, None)
-        if not isinstance(linear, nn.Linear):
+        if isinstance(linear, TernaryLinear):
+            new = linear if linear.packing == packing else repacked(linear, packing)
+        elif not isinstance(linear, nn.Linear):
             raise ValueError(f"{name} is not a linear layer of this model")
-        new = (TernaryLinear.from_linear(linear) if from_weights else
-               TernaryLinear(linear.in_features, linear.out_features, linear.bias is not None))
-        if activation_bits is not None:
-            new.input_quantizer = partial(quantize_activations, bits=activation_bits)
+        elif from_weights:
+            new = TernaryLinear.from_linear(linear, packing)
+        else:
+            new = TernaryLinear(linear.in_features, linear.out_features,
+                                linear.bias is not None, packing)
+        new.activation_bits = activation_bits
+        new.input_quantizer = (None if activation_bits is None
+                               else partial(quantize_activations, bits=activation_bits))
         setattr(parent, child, new)
+
+
+def repacked(layer: TernaryLinear, packing: str) -> TernaryLinear:
+    """``layer``'s codes, scale and bias in a new layer packed as ``packing``."""
+    new = TernaryLinear(layer.in_features, layer.out_features, layer.bias is not None, packing)
+    new = new.to(layer.codes.device)
+    new.codes.copy_(pack_codes(layer.unpacked_codes(), packing))
+    new.scale.copy_(layer.scale)
+    if layer.bias is not None:
+        new.bias.data.copy_(layer.bias.detach())
+    return new
 
 
 def default_modules(model: nn.Module) -> list[str]:
@@ -195,17 +245,18 @@ def default_modules(model: nn.Module) -> list[str]:
 
 
 def save_ternary(model, tokenizer, out_dir: Path, modules: list[str] | None = None,
-                 activation_bits: int | None = None) -> Path:
+                 activation_bits: int | None = None, packing: str = "base3") -> Path:
     """Write ``model`` with ``modules`` (default: ``default_modules``) ternary, in place.
 
     The directory loads with ``AutoModelForCausalLM.from_pretrained`` after
     ``import runtime.formats``; ``model`` itself is converted in place. With
-    ``activation_bits`` the layers quantise their inputs per token, stored and loaded.
+    ``activation_bits`` the layers quantise their inputs per token, stored and loaded;
+    ``packing`` lays the codes out (``runtime.formats.ternary_packing``).
     """
     names = default_modules(model) if modules is None else list(modules)
-    convert(model, names, activation_bits=activation_bits)
+    convert(model, names, activation_bits=activation_bits, packing=packing)
     model.config.quantization_config = ForgeTernaryConfig(
-        modules=names, activation_bits=activation_bits).to_dict()
+        modules=names, activation_bits=activation_bits, packing=packing).to_dict()
     model.save_pretrained(out_dir)
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)
