@@ -24,6 +24,7 @@ from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
 from runtime.bitnet.quantizers import absmean_codes, quantize_activations
+from runtime.formats.ternary_checks import check_headers, check_loaded, layer_digest
 from runtime.formats.ternary_packing import PACKINGS, pack_codes, packed_size, unpack_codes
 
 NAME = "forge_ternary"
@@ -129,7 +130,7 @@ class ForgeTernaryConfig(QuantizationConfigMixin):
     """``quantization_config`` of a ``forge_ternary`` model: which linears are ternary."""
 
     def __init__(self, modules: list[str] | None = None, activation_bits: int | None = None,
-                 packing: str = "base3", **kwargs):
+                 packing: str = "base3", digests: dict[str, str] | None = None, **kwargs):
         modules = [] if modules is None else modules
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             raise ValueError(f"{NAME}: quantization_config.modules must be a list of module "
@@ -142,8 +143,13 @@ class ForgeTernaryConfig(QuantizationConfigMixin):
         if packing not in PACKINGS:
             raise ValueError(f"{NAME}: quantization_config.packing must be one of {PACKINGS}, "
                              f"not {packing!r}")
+        if digests is not None and (not isinstance(digests, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in digests.items())):
+            raise ValueError(f"{NAME}: quantization_config.digests must map module names to "
+                             "sha256 strings")
         self.quant_method = NAME
         self.modules = list(modules)
+        self.digests = digests
         self.activation_bits = activation_bits
         self.packing = packing
 
@@ -159,10 +165,17 @@ class ForgeTernaryQuantizer(HfQuantizer):
 
     def _process_model_before_weight_loading(self, model, checkpoint_files=None,
                                              **kwargs) -> None:
-        check_stored(self.quantization_config.modules, checkpoint_files or [])
         config = self.quantization_config
         convert(model, config.modules, from_weights=False,
                 activation_bits=config.activation_bits, packing=config.packing)
+        layers = {name: model.get_submodule(name) for name in config.modules}
+        self._where = check_headers(layers, checkpoint_files or [])
+
+    def _process_model_after_weight_loading(self, model, **kwargs):
+        config = self.quantization_config
+        layers = {name: model.get_submodule(name) for name in config.modules}
+        check_loaded(layers, getattr(self, "_where", {}), config.digests)
+        return model
 
     def is_serializable(self, *args, **kwargs) -> bool:
         return True
@@ -170,28 +183,6 @@ class ForgeTernaryQuantizer(HfQuantizer):
     @property
     def is_trainable(self) -> bool:
         return False
-
-
-def check_stored(modules: list[str], checkpoint_files) -> None:
-    """The config's ternary modules are exactly those whose codes the weights hold.
-
-    A mismatch would load silently wrong (uninitialised codes, or dense layers left at
-    random), so it is refused, from the safetensors headers alone.
-
-    Raises:
-        ValueError: a listed module without codes, or stored codes of an unlisted one.
-    """
-    from safetensors import safe_open
-
-    stored = set()
-    for path in checkpoint_files:
-        with safe_open(str(path), framework="pt") as f:
-            stored |= {k[: -len(".codes")] for k in f.keys() if k.endswith(".codes")}
-    listed = set(modules)
-    if stored != listed:
-        odd = sorted(listed ^ stored)
-        raise ValueError(f"{NAME}: quantization_config.modules and the stored codes differ "
-                         f"at {odd[:3]} ({len(odd)} modules); the directory is damaged")
 
 
 def convert(model: nn.Module, modules: list[str], from_weights: bool = True,
@@ -255,8 +246,10 @@ def save_ternary(model, tokenizer, out_dir: Path, modules: list[str] | None = No
     """
     names = default_modules(model) if modules is None else list(modules)
     convert(model, names, activation_bits=activation_bits, packing=packing)
+    digests = {name: layer_digest(model.get_submodule(name)) for name in names}
     model.config.quantization_config = ForgeTernaryConfig(
-        modules=names, activation_bits=activation_bits, packing=packing).to_dict()
+        modules=names, activation_bits=activation_bits, packing=packing,
+        digests=digests).to_dict()
     model.save_pretrained(out_dir)
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)
