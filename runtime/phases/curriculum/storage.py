@@ -1,9 +1,9 @@
 """A phase after bitnet keeps its input's storage form: ternary in, ternary out.
 
 A ``forge_ternary`` input (the bitnet phase's output) is turned into float layers for
-training, trained through BitLinear's straight-through estimator (``runtime.bitnet``) and
-stored ternary again; a float input trains and stays float. ``runtime.bitnet.trainable``
-does the conversions.
+training (``runtime.bitnet.trainable.to_float``: the same function, its codes and scales
+remembered), trained through BitLinear's straight-through estimator (``runtime.bitnet``)
+and stored ternary again (``save_model``); a float input trains and stays float.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+from runtime.bitnet.bitlinear import attach_bitlinear
+from runtime.bitnet.trainable import save_model, to_float
+
 
 def float_form(model):
     """Make a ternary model's layers float in place; its ``TernaryForm`` (None: a float model)."""
-    from runtime.formats.ternary import TernaryLinear
-
-    if not any(isinstance(m, TernaryLinear) for m in model.modules()):
-        return None
-    from runtime.bitnet.trainable import to_float
-
     return to_float(model)
 
 
@@ -30,8 +27,6 @@ def straight_through(model, form):
     if form is None:
         yield
         return
-    from runtime.bitnet.bitlinear import attach_bitlinear
-
     handle = attach_bitlinear(model, form.modules, form.activation_bits)
     try:
         yield
@@ -41,10 +36,4 @@ def straight_through(model, form):
 
 def save_output(model, tokenizer, out: Path, form) -> Path:
     """Write the model in its input's form: ``forge_ternary`` or plain safetensors."""
-    if form is not None:
-        from runtime.bitnet.trainable import save_model
-
-        return Path(save_model(model, tokenizer, out, form))
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    return out
+    return Path(save_model(model, tokenizer, out, form))
