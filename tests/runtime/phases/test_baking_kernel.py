@@ -62,9 +62,16 @@ def _run(root: Path, source: InputModel, logged=None, **changes):
                               [source])
 
 
-def test_cycles_alternate_and_every_iteration_is_recorded(source, tmp_path):
+@pytest.fixture(scope="module")
+def whole(source, tmp_path_factory):
+    """An uninterrupted run on ``source``: its result and what it logged."""
+    torch.set_num_threads(1)
     logged = Logged()
-    result = _run(tmp_path, source, logged)
+    return _run(tmp_path_factory.mktemp("whole"), source, logged), logged
+
+
+def test_cycles_alternate_and_every_iteration_is_recorded(whole):
+    result, logged = whole
     (out,) = result.models
     assert [v for _, v in logged.series("cycle")] == [0.0, 1.0, 0.0]  # A, B, A
     assert [s for s, _ in logged.series("score")] == [1, 2, 3]
@@ -108,8 +115,8 @@ def _stopped(root: Path, source: InputModel, at: str) -> None:
                            [source])
 
 
-def test_a_stopped_run_resumes_to_the_same_model(source, tmp_path):
-    whole = _run(tmp_path / "whole", source)
+def test_a_stopped_run_resumes_to_the_same_model(source, whole, tmp_path):
+    whole, _ = whole
     _stopped(tmp_path / "resumed", source, "iteration 2 bake step 1/")
     assert any(p.name.startswith("iterations") for p in (tmp_path / "resumed/ckpt").iterdir())
     resumed = _run(tmp_path / "resumed", source)
