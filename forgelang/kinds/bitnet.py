@@ -4,7 +4,8 @@ BitNet b1.58 (Ma et al., arXiv:2402.17764): W~ = clip(round(W / (mean|W| + eps))
 per matrix; activations quantised per token to ``activation_bits`` by absmax; the
 optimiser updates full-precision latent weights through the straight-through estimator.
 Embeddings, the LM head and norms stay full precision by default; on disk the ternary
-codes are packed 5 per byte (``base3``, 1.6 bits) or 4 per byte (``2bit``, 2 bits).
+codes are packed 5 per byte (``base3``, at most 1.6 bits: no padding byte,
+``runtime.formats.ternary_packing``) or 4 per byte (``2bit``, 2 bits).
 """
 
 from typing import Literal
@@ -91,7 +92,8 @@ KIND = Kind(
     params=BitNetParams,
     estimate=estimate,
     metrics=("compression_ratio", "loss", "loss.*", "lm_loss.*", "grad_norm.*", "lr.*",
-             "sparsity", "quantization_error", "bits_per_param", "input_disk_bytes",
+             "sparsity", "quantization_error", "bits_per_param", "scale_bits_per_param",
+             "input_disk_bytes",
              "input_accuracy", "ternary.*", "ternary_only.*",
              "answer_perplexity"),
 )

@@ -8,7 +8,8 @@ Before the weights load (safetensors headers only, no tensor data):
 - each one has ``codes`` (U8, as many bytes as its shape needs in the config's packing),
   ``scale`` (F32, one number) and, when the layer has one, ``bias`` of its width.
 
-After they load: every byte is one the packing writes (base3: below 243; 2bit: no digit 3),
+After they load: every byte is one the packing writes (base3: below 243, and a tail number
+below 3^(its codes); 2bit: no digit 3),
 every scale is finite and not negative, and each module's codes and scale have the sha256
 written with them (``digests`` in the config), so changed bytes are refused too. Every
 error is a ValueError naming the file.
@@ -96,7 +97,7 @@ def check_loaded(layers: dict[str, nn.Module], where: dict[str, str],
     """
     for name, layer in layers.items():
         path = where.get(name, "the weights file")
-        bad = invalid_bytes(layer.codes, layer.packing)
+        bad = invalid_bytes(layer.codes, layer.packing, layer.in_features * layer.out_features)
         if bad:
             raise ValueError(f"forge_ternary: {path}: {name}.codes holds {bad} bytes that no "
                              f"{layer.packing} codes pack to; the file is damaged")

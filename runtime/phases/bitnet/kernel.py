@@ -10,7 +10,8 @@ Steps (seeded from the step's seed, deterministic on CPU):
    ``activation_bits`` activations, straight-through) to every linear but the output
    head, and fine-tune ``steps`` steps with the phase's MuGrokfast on every suite family
    at the ``eval`` levels (checkpointed stage ``ste``, resumable);
-4. store packed codes + scales (``runtime.formats.ternary``, ``base3``: 5 trits a byte),
+4. store packed codes + scales (``runtime.formats.ternary``, ``base3``: 5 trits a byte,
+   or ``2bit``: 4 codes a byte),
    reload-equivalent in memory, and measure it (``accuracy.*``; retention is after ÷
    before) and what was written (``bits_per_param``, ``sparsity``, ``compression_ratio``).
 """
@@ -39,9 +40,6 @@ SHARES = {"measure": 0.15, "train": 0.85}
 
 def check_supported(params: BitNetParams) -> None:
     """Refuse, before any work, what this kernel does not build yet."""
-    if params.packing != "base3":
-        raise NotImplementedError("bitnet stores base3 codes (5 trits a byte) only; the 2bit "
-                                  "packing is not built yet: use packing = base3")
     if set(params.keep_full_precision) != {"embeddings", "head", "norms"}:
         raise NotImplementedError("bitnet keeps embeddings, the output head and norms in full "
                                   "precision (as the paper); ternary ones are not built yet")
@@ -75,7 +73,7 @@ class BitNetKernel:
         trained = fine_tune(ctx, params, model, tokenizer, modules)
         error = quantization_error(model, modules)
         out = save_ternary(model, tokenizer, ctx.work_dir / "bitnet", modules,
-                           params.activation_bits)
+                           params.activation_bits, packing=params.packing)
         ctx.progress(SHARES["train"], "measuring the result")
         after = measure(model, tokenizer, heldout, params.eval, ctx.device)
         stored = {**packed_metrics(model, source, out), "quantization_error": error}

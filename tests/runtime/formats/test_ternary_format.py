@@ -23,7 +23,7 @@ from runtime.phases.toolkit.inputs import load_model
 def test_pack_then_unpack_is_exact(n):
     codes = torch.randint(-1, 2, (n,), generator=torch.Generator().manual_seed(n)).to(torch.int8)
     packed = pack_trits(codes)
-    assert packed.dtype == torch.uint8 and packed.numel() == math.ceil(n / 5)  # 1.6 bits each
+    assert packed.dtype == torch.uint8 and packed.numel() <= math.ceil(n / 5)  # 1.6 bits each
     assert torch.equal(unpack_trits(packed, n), codes)
 
 
