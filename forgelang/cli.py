@@ -62,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _runtime_commands(sub) -> None:
     p = sub.add_parser("apply", help="run a recipe or a saved plan")
     p.add_argument("target", type=Path, metavar="FILE|PLAN.json")
-    p.add_argument("--only", default=None, metavar="PHASE[,PHASE]")
-    p.add_argument("--from", dest="from_", default=None, metavar="PHASE")
-    p.add_argument("--force", default=None, metavar="PHASE[,PHASE]")
+    p.add_argument("--only", default=None, metavar="PHASE[,PHASE]",
+                   help="run only these phases (comma-separated); their inputs must have "
+                        "completed in this workspace before")
+    p.add_argument("--from", dest="from_", default=None, metavar="PHASE",
+                   help="run PHASE and every phase after it in plan order; earlier phases "
+                        "must have completed before")
+    p.add_argument("--force", default=None, metavar="PHASE[,PHASE]",
+                   help="re-run these phases (comma-separated) even when cached; phases "
+                        "that depend on them re-run when their inputs change")
     p.add_argument("--json", action="store_true", help="stream JSON-lines events")
     _common(p)
     _workspace(p)
@@ -78,6 +84,29 @@ def _runtime_commands(sub) -> None:
     _workspace(p)
     p = sub.add_parser("lineage", help="the ancestry of a model")
     p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    _workspace(p)
+    _model_commands(sub)
+
+
+MODEL_HELP = ("a registry id, a sha256 prefix, a phase name of the last run, or a model "
+              "directory (see `forge models`)")
+
+
+def _model_commands(sub) -> None:
+    p = sub.add_parser("generate", help="a model's answer to a prompt (greedy, tools run)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("prompt", metavar="PROMPT")
+    p.add_argument("--max-new-tokens", type=int, default=64, metavar="N",
+                   help="most tokens the model writes (default 64)")
+    p.add_argument("--raw", action="store_true",
+                   help="give the prompt as is, without the tokenizer's chat template")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 ...")
+    p.add_argument("--json", action="store_true", help="answer, input and transcript as JSON")
+    _workspace(p)
+    p = sub.add_parser("export", help="a model as a standalone transformers directory")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("out_dir", type=Path, metavar="DIR", help="a new (or empty) directory")
     p.add_argument("--json", action="store_true")
     _workspace(p)
 

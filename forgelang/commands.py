@@ -199,3 +199,20 @@ def cmd_show(args) -> int:
 
 def cmd_lineage(args) -> int:
     return _runtime("lineage")(resolve_workspace(args.workspace), args.model, args.json)
+
+
+def _models_command(name: str):
+    from runtime import model_commands
+
+    return getattr(model_commands, name)
+
+
+def cmd_generate(args) -> int:
+    return _models_command("generate")(resolve_workspace(args.workspace), args.model,
+                                       args.prompt, args.max_new_tokens, args.json, args.raw,
+                                       args.device)
+
+
+def cmd_export(args) -> int:
+    return _models_command("export")(resolve_workspace(args.workspace), args.model,
+                                     args.out_dir, args.json)

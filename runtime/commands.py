@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
+from forgelang.render import human_bytes
 from runtime.faults import FAULTS, describe_fault, workspace_problem
 from runtime.registry import ModelRegistry, RegistryError, workspace_path
 from runtime.registry_schema import SchemaError
@@ -63,8 +64,7 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
         return _fail(f"{describe_fault(e, ws)} (after the run ended {result.status})", 1)
     if result.status == "refused":
         return _refuse(result.message, json_events)
-    if result.exit_code and not json_events:
-        _console(stderr=True).print(result.message, markup=False, soft_wrap=True)
+    # the run's outcome and message were printed once, by the console reporter's last line
     return result.exit_code if result.exit_code != EXIT_REFUSED else EXIT_REFUSED
 
 
@@ -124,9 +124,11 @@ def runs(workspace=None, json: bool = False) -> int:
     rows, done = _fetch(workspace, lambda registry: registry.runs(), json)
     if done is not None:
         return done
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("run", "status", "recipe", "phases done", "current", "started")
+    table = Table("status", "recipe", "phases done", "current", "started")
+    table.columns.insert(0, Column("run", no_wrap=True, min_width=max(
+        [len(r["id"]) for r in rows] + [3])))  # an id is copied whole: never cut or wrapped
     for r in rows:
         current = f"{r['current_phase']} {r['progress']:.0f}%" if r["current_phase"] else ""
         table.add_row(r["id"], r["status"], r["recipe"], f"{r['done']}/{r['phases']}", current,
@@ -179,7 +181,15 @@ def _print_phase_details(console, phase: dict) -> None:
 
 def models(workspace=None, json: bool = False) -> int:
     """``forge models``: every model in the workspace, newest first."""
-    rows, done = _fetch(workspace, lambda registry: registry.models(), json)
+    from runtime.model_lookup import artifact_path
+
+    ws = workspace_path(workspace)
+
+    def query(registry) -> list[dict]:
+        return [{**m, "path": str(artifact_path(ws, m["sha256"]) or "")}
+                for m in registry.models()]
+
+    rows, done = _fetch(workspace, query, json)
     if done is not None:
         return done
     from rich.table import Table
@@ -189,7 +199,12 @@ def models(workspace=None, json: bool = False) -> int:
         acc = m["metrics"].get("accuracy")
         table.add_row(str(m["id"]), m["phase"], m["role"], m["sha256"][:12], f"{m['params']:,}",
                       _bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}", m["run_id"])
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    # paths are copied, so each is printed whole on its own line, never folded in a cell
+    for m in rows:
+        console.print(f"model {m['id']}: {m['path'] or '(no artifact store)'}", markup=False,
+                      soft_wrap=True)
     return 0
 
 
@@ -219,13 +234,7 @@ def _add_parents(branch, node: dict) -> None:
 
 
 def _bytes(n) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    return "-" if n is None else human_bytes(n)
 
 
 def _secs(s) -> str:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from forgelang.render import human_bytes
+
 EVENT_TYPES = ("run_started", "phase_started", "phase_progress", "metric", "phase_finished",
                "phase_cached", "phase_failed", "gate_verdict", "warning", "run_finished")
 # progress and metrics have their own registry tables; only these become event rows
@@ -119,7 +121,7 @@ class ConsoleReporter:
         if self.live and e["phase"] in self._tasks:
             self._progress().update(self._tasks[e["phase"]], completed=1.0)
         line = (f"  {e['phase']}: done in {e['seconds']:.2f} s, peak memory "
-                f"{e['peak_memory_bytes']:,} B, {len(e.get('models', []))} model(s)")
+                f"{human_bytes(e['peak_memory_bytes'])}, {len(e.get('models', []))} model(s)")
         self.console.print(line, markup=False, highlight=False)
 
     def _on_phase_cached(self, e: dict) -> None:
@@ -143,7 +145,7 @@ class ConsoleReporter:
         self.close()
         self.console.print(f"run {e['run_id']} {e['status']}" +
                            (f": {e['message']}" if e.get("message") else ""),
-                           markup=False, highlight=False)
+                           markup=False, highlight=False, soft_wrap=True)  # a command to copy
 
     def close(self) -> None:
         """Stop the live display (idempotent)."""

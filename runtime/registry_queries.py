@@ -28,15 +28,31 @@ class RegistryQueries:
 
     # ------------------------------------------------------------ runs
     def runs(self) -> list[dict]:
-        """Every run, newest first, with phase counts."""
+        """Every run, newest first, with phase counts: ``phases`` is how many phases the run
+        set out to run (its ``run_started`` event), not only those that had started."""
         with self._snapshot():
             rows = self._read(
                 "SELECT r.*, (SELECT COUNT(*) FROM phase_runs p WHERE p.run_id = r.id) AS phases,"
                 " (SELECT COUNT(*) FROM phase_runs p WHERE p.run_id = r.id AND p.status IN "
                 "('completed', 'cached')) AS done FROM runs r ORDER BY r.created_at DESC, r.id")
+            planned = self._planned_steps()
         keys = ("id", "status", "recipe", "current_phase", "progress", "message", "pid", "host",
                 "created_at", "finished_at", "phases", "done")
-        return [{k: r[k] for k in keys} for r in rows]
+        return [{**{k: r[k] for k in keys}, "phases": max(r["phases"], planned.get(r["id"], 0))}
+                for r in rows]
+
+    def _planned_steps(self) -> dict[str, int]:
+        """Each run's number of selected steps, from its ``run_started`` event."""
+        counts = {}
+        for run_id, data in self._read("SELECT run_id, data FROM events WHERE type = "
+                                       "'run_started'"):
+            try:
+                steps = json.loads(data).get("steps")
+            except (ValueError, AttributeError, RecursionError):
+                continue  # a damaged event: the count of started phases stands
+            if isinstance(steps, list):
+                counts[run_id] = len(steps)
+        return counts
 
     def latest_run_id(self) -> str | None:
         """The id of the newest run, or None when there is none."""

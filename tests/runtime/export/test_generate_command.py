@@ -79,3 +79,16 @@ def test_generate_prints_the_greedy_answer(ws, phase, capsys):
     assert model_commands.generate(workspace, str(ids[phase]), "What is 2 + 3?",
                                    max_new_tokens=5) == 0
     assert capsys.readouterr().out == out["answer"] + "\n"
+
+
+def test_forge_generate_from_the_command_line(dirs, tmp_path, capsys):
+    from forgelang.cli import main
+
+    args = ["generate", str(dirs[1]), "What is 2 + 3?", "--max-new-tokens", "3",
+            "--workspace", str(tmp_path / "ws")]
+    assert main(args) == 0
+    answer = capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answer"] + "\n" == answer
+    assert main(["generate", str(dirs[1]), "hi", "--max-new-tokens", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
