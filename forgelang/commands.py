@@ -92,9 +92,13 @@ def cmd_plan(args) -> int:
 
 
 def _with_workspace_state(plan, workspace: Path):
-    """Mark steps cached / re-run (with the reason) from the workspace registry, if any."""
+    """Mark steps cached / re-run (with the reason) from the workspace registry, if any,
+    and forecast each step from the workspace's measured history (forgelang.history)."""
+    from forgelang.history import with_forecasts
+
     if not (workspace / "registry.db").is_file():
-        return plan
+        return with_forecasts(plan, [])
+    from runtime.estimate_history import measured_history
     from runtime.faults import FAULTS, describe_fault  # torch-free by contract
     from runtime.registry import ModelRegistry, RegistryError
     from runtime.registry_schema import SchemaError
@@ -104,10 +108,12 @@ def _with_workspace_state(plan, workspace: Path):
             done = reg.completed_cache_keys()
             last = reg.latest_steps_by_phase()
             state = reg.fingerprint()
+            history = measured_history(reg)
     except (RegistryError, SchemaError, *FAULTS) as e:
         message = describe_fault(e, workspace) if isinstance(e, FAULTS) else str(e)
         print(f"warning: the plan ignores the workspace: {message}", file=sys.stderr)
-        return plan
+        return with_forecasts(plan, [])
+    plan = with_forecasts(plan, history)
     actions, reasons = {}, {}
     for s in plan.steps:
         if s.cache_key in done:

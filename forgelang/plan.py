@@ -37,6 +37,11 @@ class GateSpec:
         return {"phase": self.phase, "expression": self.expression, "on_fail": self.on_fail}
 
 
+def _present(forecast: dict | None) -> dict | None:
+    """A forecast without the optional fields a schema dump fills with None."""
+    return None if forecast is None else {k: v for k, v in forecast.items() if v is not None}
+
+
 @dataclass(frozen=True)
 class Step:
     """One phase of the plan."""
@@ -51,9 +56,23 @@ class Step:
     estimate: Estimate
     action: str = "run"  # "run" (+), "cached" (=), "rerun" (~)
     reason: str = ""  # why a "rerun" step re-runs, e.g. "kernel changed"
+    forecast: dict | None = None  # the estimate corrected by history (forgelang.history)
+
+    @property
+    def expected_seconds(self) -> float:
+        """The forecast's seconds when there is one, else the cost model's."""
+        return self.forecast["seconds"] if self.forecast else self.estimate.seconds
+
+    @property
+    def expected_memory(self) -> int:
+        """The forecast's peak memory when there is one, else the cost model's."""
+        return (self.forecast["peak_memory_bytes"] if self.forecast
+                else self.estimate.peak_memory_bytes)
 
     def to_json(self) -> dict:
         extra = {"reason": self.reason} if self.reason else {}
+        if self.forecast:
+            extra["forecast"] = self.forecast
         return {**extra,
             "name": self.name,
             "kind": self.kind,
@@ -73,7 +92,7 @@ class Step:
         est = Estimate(**e, notes=notes)
         return cls(d["name"], d["kind"], tuple(d["inputs"]), d["params"], d["seed"],
                    d["kernel_version"], d["cache_key"], est, d.get("action", "run"),
-                   d.get("reason", ""))
+                   d.get("reason", ""), _present(d.get("forecast")))
 
 
 @dataclass(frozen=True)
@@ -103,9 +122,9 @@ class Plan:
         todo = [s for s in self.steps if s.action != "cached"]
         return {
             "flops": sum(s.estimate.flops for s in todo),
-            "seconds": sum(s.estimate.seconds for s in todo),
+            "seconds": sum(s.expected_seconds for s in todo),
             "disk_bytes": sum(s.estimate.disk_bytes for s in todo),
-            "peak_memory_bytes": max((s.estimate.peak_memory_bytes for s in todo), default=0),
+            "peak_memory_bytes": max((s.expected_memory for s in todo), default=0),
             "steps": len(self.steps),
             "to_run": len(todo),
         }
@@ -126,6 +145,11 @@ class Plan:
         steps = tuple(replace(s, action=actions.get(s.name, s.action),
                               reason=reasons.get(s.name, s.reason)) for s in self.steps)
         return replace(self, steps=steps, workspace_state=state)
+
+    def with_forecasts(self, forecasts: dict[str, dict]) -> Plan:
+        """The plan with each named step's forecast (``forgelang.history.forecast``)."""
+        return replace(self, steps=tuple(replace(s, forecast=forecasts.get(s.name, s.forecast))
+                                         for s in self.steps))
 
     def to_json(self) -> dict:
         return {

@@ -118,6 +118,17 @@ class EstimateSchema(_Strict):
     notes: list[Text] = Field(default_factory=list, max_length=100)
 
 
+class ForecastSchema(_Strict):
+    seconds: Amount
+    peak_memory_bytes: Count
+    runs: Count
+    source: Annotated[str, Field(max_length=200), AfterValidator(_printable)]
+    seconds_low: Amount | None = None
+    seconds_high: Amount | None = None
+    memory_low: Count | None = None
+    memory_high: Count | None = None
+
+
 class StepSchema(_Strict):
     name: Name
     kind: Name
@@ -130,6 +141,7 @@ class StepSchema(_Strict):
     action: Literal["run", "cached", "rerun"] = "run"
     reason: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = ""
     estimate: EstimateSchema
+    forecast: ForecastSchema | None = None
 
 
 class GateSchema(_Strict):

@@ -63,15 +63,40 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         sym = SYMBOLS.get(s.action, "?")
         e = s.estimate
         row = (f"  {paint(sym, sym, color)} {s.name:<{width}}  {s.kind:<11} "
-               f"params {human_count(e.params):>7}  mem {human_bytes(e.peak_memory_bytes):>10}  "
-               f"flops {e.flops:9.2e}  time {human_seconds(e.seconds):>8}  "
+               f"params {human_count(e.params):>7}  mem {human_bytes(s.expected_memory):>10}  "
+               f"flops {e.flops:9.2e}  time {human_seconds(s.expected_seconds):>8}  "
                f"disk {human_bytes(e.disk_bytes):>10}")
         note = " (cached)" if s.action == "cached" else f" ({s.reason})" if s.reason else ""
         lines.append(row + note)
+        if s.forecast and s.action != "cached":
+            lines.append(f"      {forecast_line(s)}")
         if s.inputs:
             lines.append(f"      <- {', '.join(_short(i) for i in s.inputs)}")
     lines += _gate_lines(plan) + [""] + _summary(plan, color)
     return "\n".join(lines)
+
+
+def forecast_line(step) -> str:
+    """Where a step's time and memory come from: "time 2m41s (2m20s–3m05s, 4 earlier
+    runs of this phase)", or that there is no history."""
+    f, e = step.forecast, step.estimate
+    if not f.get("runs"):
+        return f"forecast {f['source']}"
+    runs = f"{f['runs']} {f['source']}".replace("runs", "run", 1) if f["runs"] == 1 else \
+        f"{f['runs']} {f['source']}"
+    time = f"time {human_seconds(f['seconds'])} ({_range(f, 'seconds', human_seconds)}{runs})"
+    memory = (f"; mem {human_bytes(f['peak_memory_bytes'])}"
+              f"{_range(f, 'memory', human_bytes, parens=True)}"
+              if f.get("memory_low") is not None else "; mem from the cost model")
+    return (f"{time}{memory}; cost model {human_seconds(e.seconds)}, "
+            f"{human_bytes(e.peak_memory_bytes)}")
+
+
+def _range(f: dict, name: str, show, parens: bool = False) -> str:
+    low, high = show(f[f"{name}_low"]), show(f[f"{name}_high"])
+    if low == high:
+        return ""
+    return f" ({low}–{high})" if parens else f"{low}–{high}, "
 
 
 def _short(name: str) -> str:

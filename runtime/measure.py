@@ -1,13 +1,20 @@
 """Measured peak memory and wall time of a phase, recorded beside the plan's estimate.
 
-CPU: peak resident set size above the baseline at the phase's start (after imports).
-On Linux, writing ``5`` to ``/proc/self/clear_refs`` resets the kernel's high-water mark
-``VmHWM``, so the peak is exact; where that is not allowed a 5 ms sampler of ``VmRSS``
-stands in. CUDA: ``torch.cuda.max_memory_allocated`` after a reset of the peak stats.
+CPU: the process's peak resident set size while the phase runs (``peak_memory_bytes``,
+what ``forge plan`` estimates: the interpreter, torch and what the phase holds), and the
+same above the start (``above_start_bytes``). Phases share one process, so at the start
+garbage is collected and glibc is asked to return freed heap to the OS
+(``malloc_trim``): what earlier phases freed does not count for this one. On Linux,
+writing ``5`` to ``/proc/self/clear_refs`` resets the kernel's high-water mark ``VmHWM``,
+so the peak is exact; where that is not allowed a 5 ms sampler of ``VmRSS`` stands in.
+CUDA: ``torch.cuda.max_memory_allocated`` after a reset of the peak stats.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import threading
 import time
 from pathlib import Path
@@ -42,6 +49,16 @@ def _reset_high_water_mark() -> bool:
     return True
 
 
+def release_free_memory() -> None:
+    """Collect garbage and return free heap pages to the OS (glibc only; else a no-op)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 class PhaseMeter:
     """Context manager measuring wall seconds and peak memory of the code inside.
 
@@ -50,13 +67,16 @@ class PhaseMeter:
 
     Attributes:
         seconds: wall time, after exit.
-        peak_memory_bytes: peak memory above the start (CPU) or peak allocated (CUDA).
+        peak_memory_bytes: the process's peak RSS during the block (CPU) or the peak
+            allocated (CUDA).
+        above_start_bytes: the CPU peak above the RSS at the start (0 on CUDA).
     """
 
     def __init__(self, device="cpu"):
         self.device = str(device)
         self.seconds = 0.0
         self.peak_memory_bytes = 0
+        self.above_start_bytes = 0
         self._sampler: threading.Thread | None = None
         self._stop = threading.Event()
         self._sampled_peak = 0
@@ -67,6 +87,8 @@ class PhaseMeter:
 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+        else:
+            release_free_memory()
         self._baseline = current_rss_bytes() or 0
         self._exact = _reset_high_water_mark() and _status_kib("VmHWM") is not None
         if not self._exact:
@@ -90,5 +112,7 @@ class PhaseMeter:
             self._stop.set()
             self._sampler.join()
         if not self.device.startswith("cuda"):
-            peak = _status_kib("VmHWM") if self._exact else self._sampled_peak
-            self.peak_memory_bytes = max(0, (peak or 0) - self._baseline)
+            peak = max((_status_kib("VmHWM") if self._exact else self._sampled_peak) or 0,
+                       current_rss_bytes() or 0, self._baseline)
+            self.peak_memory_bytes = peak
+            self.above_start_bytes = peak - self._baseline

@@ -200,6 +200,7 @@ def _add_retention(models: list[NewModel], inputs: list[InputModel], metrics: di
 def runtime_metrics(models: list[NewModel], meter: PhaseMeter) -> dict:
     """What the runtime itself measured, plus the worst retention over output models."""
     out = {"seconds": meter.seconds, "peak_memory_bytes": float(meter.peak_memory_bytes),
+           "memory_above_start_bytes": float(meter.above_start_bytes),
            "disk_bytes": float(sum(m.size_bytes for m in models))}
     if models:
         out["params"] = float(max(m.params for m in models))

@@ -56,7 +56,8 @@ class Kind:
 
 # Recorded by the runtime for every phase that outputs a model (see docs/phases.md).
 COMMON_METRICS = ("retention", "cumulative_retention", "params", "disk_bytes", "seconds",
-                  "peak_memory_bytes", "accuracy", "accuracy.*", "perplexity")
+                  "peak_memory_bytes", "memory_above_start_bytes", "accuracy", "accuracy.*",
+                  "perplexity")
 
 
 class KindRegistry(Registry[Kind]):

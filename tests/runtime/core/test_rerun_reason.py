@@ -60,5 +60,8 @@ def test_a_damaged_workspace_leaves_the_plan_unmarked_with_a_warning(workspace, 
     for name in ("registry.db-wal", "registry.db-shm"):
         (workspace / name).unlink(missing_ok=True)
     capsys.readouterr()
-    assert _with_workspace_state(plan, workspace) is plan
+    unmarked = _with_workspace_state(plan, workspace)
+    assert [(s.action, s.reason) for s in unmarked.steps] == \
+        [(s.action, s.reason) for s in plan.steps]
+    assert {s.forecast["source"] for s in unmarked.steps} == {"from the cost model, no history"}
     assert "warning: the plan ignores the workspace" in capsys.readouterr().err
