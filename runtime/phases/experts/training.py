@@ -63,7 +63,7 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
         progress: ``(step, steps) -> None``, called after each step.
     """
     name = f"expert{k}"
-    pool = training_pool(params, skill, tokenizer, ctx.seed, seq_len)
+    pool = training_pool(params, skill, tokenizer, ctx.seed, min(seq_len, params.seq_len))
     settings = ReinforceSettings(params.svf.kl_coefficient, params.eval.max_new_tokens,
                                  f"svf.{skill}")
     objective = SvfObjective(model, factors, params.svf.rank, pool, tokenizer, settings)
