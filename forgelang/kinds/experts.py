@@ -7,12 +7,13 @@
    the objectives; the cross-entropy method adapts a mix per task on a few examples.
 """
 
+import math
 from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field
 
-from forgelang.kinds import costs
+from forgelang.kinds import costs, pass_cost
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
 from forgelang.kinds.evomerge import ExecutorSpec, LocalExecutor
@@ -81,34 +82,78 @@ class ExpertsParams(Params):
                                                "or `ray { address = \"auto\" }`")
 
 
+CLASSIFY_EXTRA_TOKENS = 30  # the classification prompt's question and skill menu (our prompt)
+
+
+def _score(work: pass_cost.Work, cost, rows: float, length: float, batch: int) -> None:
+    """Teacher-forced scoring of ``rows`` questions: one no-grad forward per batch."""
+    batches = math.ceil(rows / batch)
+    work.forward(cost, rows, length, batches * cost.train_ops_per_step(round(length)))
+
+
+def _svf_step(work: pass_cost.Work, cost, p: ExpertsParams, length: float, rebuild: float) -> None:
+    """One REINFORCE step: sample answers (decoding in one generate() call), then a forward
+    + backward with the expert's matrices and a no-grad forward of the base on them."""
+    b, mean = p.svf.batch_size, length
+    steps = pass_cost.decode_steps(p.eval.max_new_tokens, mean)
+    op_step = cost.train_ops_per_step(round(mean))
+    for t in range(steps):
+        work.flops += b * (mean * (1 - pass_cost.ANSWER_SHARE) + t) * cost.forward_flops_per_token(
+            round(mean))
+        work.ops += pass_cost.FORWARD_OP_SHARE * op_step
+    work.train(cost, b, mean, op_step)
+    work.forward(cost, b, mean, op_step)
+    work.flops += 4 * rebuild  # W' for sampling, and for the step (forward + backward)
+
+
 def estimate(p: ExpertsParams, ctx: EstimateContext) -> Estimate:
-    """SVD of each matrix, SVF training (sampled answers + backward), NSGA-II and CEM scoring."""
+    """The passes the kernel makes: two held-out measurements (three for a ternary input),
+    the SVD of the matrices, teacher-forced scoring of the question sets (self-analysis;
+    base, experts and chosen mix per skill; classification; every CEM and NSGA-II
+    candidate, each after rebuilding its matrices) and the SVF steps (``pass_cost``)."""
     first = costs.first_input(ctx.inputs, "experts")
     cost = costs.cost_of(first)
-    decode_ctx = p.eval.prompt_tokens + p.eval.max_new_tokens
-    per_question = p.eval.forward_tokens() / p.eval.examples * cost.forward_flops_per_token(decode_ctx)
+    work = pass_cost.Work()
+    for _ in range(2 + (first.bits_per_param < 16)):  # ternary: the float mix is measured too
+        pass_cost.measurement(work, cost, p, cost.vocab_size)
     side = max(1, int((cost.matrix_params / max(1, cost.n_matrices)) ** 0.5))
-    svd = 10 * cost.matrix_params * side  # ~10 m n min(m, n) per matrix (Golub-Kahan)
-    n_exp = min(p.self_analysis.max_experts, len(p.self_analysis.skills))
-    analysis = len(p.self_analysis.skills) * p.self_analysis.samples_per_skill * per_question
-    svf_step = p.svf.batch_size * (per_question + p.seq_len * cost.train_flops_per_token(p.seq_len))
-    svf = n_exp * p.svf.steps * svf_step
-    # each mix rebuilds W = U diag(sigma*z) V^T: ~2 m n min(m, n) per matrix
-    rebuild = 2 * cost.matrix_params * side
-    search = p.nsga2.evaluations * (rebuild + p.nsga2.examples * per_question)
-    cem = p.mixing.iterations * p.mixing.cem_population * (rebuild + p.mixing.examples * per_question)
-    flops = svd + analysis + svf + search + cem
+    work.flops += 10 * cost.matrix_params * side  # SVD, ~10 m n min(m, n) per matrix
+    rebuild = 2 * cost.matrix_params * side  # W = U diag(sigma z) V^T, ~2 m n min(m, n)
+    length = costs.suite_batch_length(p.eval.levels, 1, p.seq_len, cost.vocab_size)
+    a, bs = p.self_analysis, p.eval.batch_size
+    n_exp = min(a.max_experts, len(a.skills))
+    per_set = len(a.skills) * a.samples_per_skill
+    for _ in range(n_exp + 3):  # analysis; base, each expert and the chosen mix per skill
+        _score(work, cost, per_set, length, bs)
+    _score(work, cost, per_set, length + CLASSIFY_EXTRA_TOKENS, bs)
+    for _ in range(n_exp * p.svf.steps):
+        _svf_step(work, cost, p, length, rebuild)
+    cem = p.mixing.iterations * p.mixing.cem_population + 1  # + the base on the same questions
+    work.flops += cem * rebuild
+    for _ in range(cem):
+        _score(work, cost, p.mixing.examples, length, bs)
+    other = max(1, len(a.skills) - n_exp) if len(a.skills) > n_exp else 8 - n_exp
+    generations = max(1, p.nsga2.evaluations // p.nsga2.population)
+    for _ in range(generations * p.nsga2.population):
+        work.flops += rebuild
+        _score(work, cost, n_exp * p.nsga2.examples, length, bs)
+        _score(work, cost, other * p.nsga2.examples, length, bs)
     trainable = cost.n_matrices * side  # z vectors of the expert in training
-    # U and V^T beside W (3x the matrices) + the base for KL
+    # U, sigma, V^T beside W (3x the matrices), the base copies, the evaluators' model copies
     peak = (costs.training_state_bytes(cost, trainable=trainable)
-            + 3 * costs.FP32 * cost.matrix_params + costs.FP32 * cost.params
-            + cost.activation_bytes(p.svf.batch_size, p.seq_len) + costs.overhead(ctx.device))
+            + 5 * costs.FP32 * cost.matrix_params + 2 * costs.FP32 * cost.params
+            + cost.activation_bytes(max(bs, p.svf.batch_size), round(length))
+            + costs.overhead(ctx.device))
     z_bytes = n_exp * cost.n_matrices * side * costs.FP32
-    out = replace(first, extra_bytes=first.extra_bytes + z_bytes)  # z vectors saved beside
-    notes = (f"{n_exp} experts, {p.nsga2.evaluations} NSGA-II evaluations",)
-    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
-                    outputs=(out,), notes=notes)
+    base_bytes = costs.FP32 * cost.matrix_params  # the base's target matrices, beside the model
+    out = replace(first, extra_bytes=first.extra_bytes + z_bytes + base_bytes)
+    notes = (f"{n_exp} experts x {p.svf.steps} SVF steps, {generations * p.nsga2.population} "
+             f"NSGA-II and {cem} CEM evaluations",
+             f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
+             "on top of the FLOPs")
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=notes)
 
 
 KIND = Kind(
