@@ -170,8 +170,11 @@ def cmd_calibrate(args) -> int:
 
     profile = measure(args.device)
     path = save({profile.type if args.device == "cuda" else "cpu": profile})
+    base = (f", a {profile.base_memory_bytes / 2**20:.0f} MiB apply process before a phase"
+            if profile.base_memory_bytes else "")
     print(f"measured {profile.peak_flops / 1e9:.1f} GFLOP/s fp32 matmul and "
-          f"{profile.op_seconds * 1e6:.1f} us per tensor op on {args.device}; saved to {path}")
+          f"{profile.op_seconds * 1e6:.1f} us per tensor op on {args.device}{base}; "
+          f"saved to {path}")
     return 0
 
 

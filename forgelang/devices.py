@@ -27,6 +27,7 @@ class DeviceProfile:
     memory_bytes: int  # RAM for cpu, VRAM for cuda
     source: str = "default"  # "default" or "calibrated <date>"
     op_seconds: float = 1e-5  # fixed cost of one tensor op (dispatch, autograd, launch)
+    base_memory_bytes: int = 0  # the apply process before a phase (0: costs.OVERHEAD_BYTES)
 
     @property
     def flops_per_second(self) -> float:

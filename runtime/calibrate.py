@@ -81,6 +81,22 @@ def _op_seconds(torch, device: str, repeats: int) -> float:
     return max(cost, _time_ops(torch, "cpu", repeats)) if device.startswith("cuda") else cost
 
 
+def process_base_bytes() -> int:
+    """RSS of this process with everything ``forge apply`` loads before a phase (the
+    kernels, the orchestrator, W&B's client), after releasing free heap: the base every
+    phase's CPU peak includes (``runtime.measure``). 0 where RSS cannot be read."""
+    import runtime.orchestrator  # noqa: F401
+    import runtime.phases  # noqa: F401
+    from runtime.measure import current_rss_bytes, release_free_memory
+
+    try:
+        import wandb  # noqa: F401  (apply's tracking loads it)
+    except ImportError:
+        pass
+    release_free_memory()
+    return current_rss_bytes() or 0
+
+
 def _memory_bytes(torch, device: str) -> int:
     if device.startswith("cuda"):
         return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
@@ -115,6 +131,7 @@ def measure(device: str = "cpu", sizes: tuple[int, ...] = DEFAULT_SIZES,
     return replace(base, name=kind, type=kind, peak_flops=peak, efficiency=TRAINING_EFFICIENCY,
                    memory_bytes=_memory_bytes(torch, device),
                    op_seconds=_op_seconds(torch, device, repeats),
+                   base_memory_bytes=0 if kind == "cuda" else process_base_bytes(),
                    source=f"calibrated {date.today().isoformat()}")
 
 

@@ -188,7 +188,10 @@ def training_state_bytes(cost: ModelCost, trainable: int | None = None) -> int:
 
 
 def overhead(device: DeviceProfile) -> int:
-    return OVERHEAD_BYTES.get(device.type, OVERHEAD_BYTES["cpu"])
+    """Memory of the apply process before a phase holds anything: what ``forge calibrate``
+    measured for the profile, else our default for its device type."""
+    measured = getattr(device, "base_memory_bytes", 0)
+    return measured or OVERHEAD_BYTES.get(device.type, OVERHEAD_BYTES["cpu"])
 
 
 def seconds(flops: float, device: DeviceProfile, ops: float = 0.0) -> float:
