@@ -64,7 +64,9 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
         return _fail(f"{describe_fault(e, ws)} (after the run ended {result.status})", 1)
     if result.status == "refused":
         return _refuse(result.message, json_events)
-    # the run's outcome and message were printed once, by the console reporter's last line
+    if result.exit_code and not json_events:  # said here once; the console's last line
+        # names the outcome only (runtime.events.ConsoleReporter._on_run_finished)
+        _console(stderr=True).print(result.message, markup=False, soft_wrap=True)
     return result.exit_code if result.exit_code != EXIT_REFUSED else EXIT_REFUSED
 
 

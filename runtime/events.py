@@ -143,9 +143,10 @@ class ConsoleReporter:
 
     def _on_run_finished(self, e: dict) -> None:
         self.close()
-        self.console.print(f"run {e['run_id']} {e['status']}" +
-                           (f": {e['message']}" if e.get("message") else ""),
-                           markup=False, highlight=False, soft_wrap=True)  # a command to copy
+        # the message of a run that did not succeed goes to stderr, once (runtime.commands)
+        said = e.get("message") if not e.get("exit_code") else ""
+        self.console.print(f"run {e['run_id']} {e['status']}" + (f": {said}" if said else ""),
+                           markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """Stop the live display (idempotent)."""
