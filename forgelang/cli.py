@@ -63,14 +63,14 @@ def _runtime_commands(sub) -> None:
     p = sub.add_parser("apply", help="run a recipe or a saved plan")
     p.add_argument("target", type=Path, metavar="FILE|PLAN.json")
     p.add_argument("--only", default=None, metavar="PHASE[,PHASE]",
-                   help="run only these phases (comma-separated); their inputs must have "
-                        "completed in this workspace before")
+                   help="run only these phases (comma-separated); cached ones are reused, and "
+                        "their input phases must have completed in this workspace")
     p.add_argument("--from", dest="from_", default=None, metavar="PHASE",
-                   help="run PHASE and every phase after it in plan order; earlier phases "
-                        "must have completed before")
+                   help="run PHASE and every later phase, re-running PHASE and everything "
+                        "downstream of it even when cached; earlier phases must have completed")
     p.add_argument("--force", default=None, metavar="PHASE[,PHASE]",
-                   help="re-run these phases (comma-separated) even when cached; phases "
-                        "that depend on them re-run when their inputs change")
+                   help="re-run these phases (comma-separated) and everything downstream of "
+                        "them, even when cached")
     p.add_argument("--json", action="store_true", help="stream JSON-lines events")
     _common(p)
     _workspace(p)

@@ -17,8 +17,8 @@ def _help(capsys, command: str) -> str:
 def test_apply_selection_options_have_help(capsys):
     text = _help(capsys, "apply")
     assert "--only PHASE[,PHASE] run only these phases" in text
-    assert "--from PHASE run PHASE and every phase after it" in text
-    assert "--force PHASE[,PHASE] re-run these phases" in text
+    assert "--from PHASE run PHASE and every later phase, re-running PHASE" in text
+    assert "--force PHASE[,PHASE] re-run these phases (comma-separated) and everything downstream" in text
 
 
 @pytest.mark.parametrize("command", ["generate", "export"])
