@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "E110": "plan over budget (--strict)",
     "W001": "plan over budget",
     "W002": "unused preset or variable",
+    "W003": "memory budget in decimal units (GB, MB: powers of 1000)",
 }
 
 

@@ -16,10 +16,13 @@ from forgelang import ast
 from forgelang.diagnostics import Diagnostics, did_you_mean
 from forgelang.expressions import ExpressionError, children, evaluate, names_in, to_source
 from forgelang.source import Span
+from forgelang.transform import parse_size
 from forgelang.value_size import MAX_TEXT, ValueSizes, too_large
 
 Path_ = tuple
 Node = tuple  # ("let", name) or ("preset", name): something evaluated once and cached
+MEMORY_BUDGET = ("recipe", "budget", "memory")
+DECIMAL_SIZE_UNITS = {"KB": "KiB", "MB": "MiB", "GB": "GiB", "TB": "TiB"}
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -146,6 +149,8 @@ class Resolver:
     def value(self, expr: ast.Expr, path: Path_):
         """The Python value of an expression, recording spans under ``path``."""
         self.spans[path] = getattr(expr, "span", None)
+        if path == MEMORY_BUDGET:
+            self._check_budget_unit(expr)
         if isinstance(expr, ast.Literal):
             return expr.value
         if isinstance(expr, ast.Ref):
@@ -159,6 +164,23 @@ class Resolver:
         if isinstance(expr, ast.Object):
             return self._bounded(self._object(expr, path), expr.span)
         return self._compound(expr)
+
+    def _check_budget_unit(self, expr: ast.Expr) -> None:
+        """W003 when the memory budget is written in decimal units (``4GB`` is 4.0e9 bytes,
+        7% less than the ``4GiB`` people usually mean); followed through ``let`` names."""
+        seen = set()
+        while isinstance(expr, ast.Ref) and expr.name in self.lets and expr.name not in seen:
+            seen.add(expr.name)
+            expr = self.lets[expr.name].value
+        if not (isinstance(expr, ast.Literal) and expr.unit == "size"):
+            return
+        number, unit = expr.text.rstrip("KMGTB"), expr.text[len(expr.text.rstrip("KMGTB")):]
+        if unit not in DECIMAL_SIZE_UNITS:
+            return
+        binary = f"{number}{DECIMAL_SIZE_UNITS[unit]}"
+        self.diags.add("W003", f"memory budget `{expr.text}` is {expr.value:,} bytes (powers "
+                       f"of 1000), not {binary} ({parse_size(binary):,} bytes)", expr.span,
+                       f"write `{binary}` if you mean binary units, as device memory is counted")
 
     def _bounded(self, value, span: Span | None):
         """``value``, or an empty list/block in its place after E092 when it is too large."""
