@@ -62,6 +62,10 @@ def test_cognate_export_loads_without_agent_forge_with_equal_logits(ws, dirs, tm
     assert report["class_module"].startswith("transformers_modules")
     assert torch.equal(torch.tensor(report["logits"]), _logits(dirs[0]))
     assert report["generated"][report["prompt_length"] - 1] == report["sep_id"]  # chat template
+    # with Agent Forge installed, its own loader takes the export with the installed code
+    loaded = load_model(out, "cpu")
+    assert type(loaded).__module__ == "runtime.nn.model"
+    assert model_commands.generate(workspace, str(out), "What is 2 + 3?", 3) == 0
 
 
 def test_card_states_lineage_metrics_and_what_made_it(ws, tmp_path):
