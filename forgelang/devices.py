@@ -62,17 +62,36 @@ BUILTIN: dict[str, DeviceProfile] = {
 DEFAULT_CUDA = "gtx1660"  # the design's reference GPU (6 GB)
 
 
-def calibration_path() -> Path:
+CALIBRATION_FILE = "calibration.json"
+
+
+def user_calibration_path() -> Path:
+    """The user's calibration file: ``$XDG_CONFIG_HOME`` (or ``~/.config``)
+    ``/agent-forge/calibration.json``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "agent-forge" / CALIBRATION_FILE
+
+
+def calibration_path(workspace: Path | str | None = None) -> Path:
+    """Where calibrated profiles are read and written.
+
+    ``$FORGE_CALIBRATION`` wins; else ``WORKSPACE/calibration.json`` when a workspace is
+    given (``forge calibrate --workspace DIR`` keeps a machine's figures with that
+    workspace); else the default workspace's (``$FORGE_WORKSPACE`` or ``./.forge``) file
+    when it exists; else the user's file (``user_calibration_path``).
+    """
     env = os.environ.get("FORGE_CALIBRATION")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "agent-forge" / "calibration.json"
+    if workspace is not None:
+        return Path(workspace) / CALIBRATION_FILE
+    default = Path(os.environ.get("FORGE_WORKSPACE") or ".forge") / CALIBRATION_FILE
+    return default if default.is_file() else user_calibration_path()
 
 
-def load_calibrated() -> dict[str, DeviceProfile]:
+def load_calibrated(workspace: Path | str | None = None) -> dict[str, DeviceProfile]:
     """Profiles measured by ``forge calibrate`` (empty when never run or unreadable)."""
-    path = calibration_path()
+    path = calibration_path(workspace)
     try:
         data = json.loads(path.read_text())
         return {k: DeviceProfile(**v) for k, v in data.get("profiles", {}).items()}

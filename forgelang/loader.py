@@ -129,7 +129,8 @@ class Loader:
             return
         if not target.exists():
             self.diags.add("E040", f"imported file `{stmt.path}` not found", stmt.span,
-                           f"looked for {display_path(target)}")
+                           f"looked for {target} (import paths are relative to the "
+                           "importing file's folder)")
             return
         child = self._load(target, display_path(target), is_root=False, importer=stmt.span)
         if child is not None:

@@ -20,7 +20,7 @@ from forgelang.diagnostics import Diagnostic, DiagnosticError
 from forgelang.files import FileTooLarge, NotRegularFile, read_regular
 from forgelang.grammar import MAX_DEPTH, NestingTooDeep, lark_parser
 from forgelang.source import MAX_SOURCE_BYTES, Source, Span
-from forgelang.syntax_errors import classify
+from forgelang.syntax_errors import classify, unit_mistake
 from forgelang.transform import ToAst
 
 __all__ = ["MAX_DEPTH", "decode_source", "parse_file", "parse_text", "read_source"]
@@ -65,7 +65,7 @@ def _parse_tree(src: Source) -> Tree:
             diagnostics.append(_too_deep_diagnostic(src, e))
             resume_from = e.token.start_pos
         except UnexpectedInput as e:
-            diagnostics.append(_syntax_diagnostic(src, e))
+            diagnostics.append(_unit_diagnostic(src, start, e) or _syntax_diagnostic(src, e))
             resume_from = _error_offset(e)
         else:
             if not diagnostics:
@@ -157,6 +157,16 @@ def decode_source(data: bytes, shown: str) -> str:
 
 def _error(src: Source, code: str, message: str, span: Span, hint: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(code, message, span, hint)], {src.path: src})
+
+
+def _unit_diagnostic(src: Source, start: int, e: UnexpectedInput) -> Diagnostic | None:
+    """A number written with a unit the language lacks (``20 minutes``), at that number."""
+    found = unit_mistake(_blank_before(src.text, start), start,
+                         _error_offset(e) or len(src.text))
+    if found is None:
+        return None
+    offset, length, message, hint = found
+    return Diagnostic("E001", message, src.span_at(offset, length), hint)
 
 
 def _syntax_diagnostic(src: Source, e: UnexpectedInput) -> Diagnostic:

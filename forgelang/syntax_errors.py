@@ -71,6 +71,45 @@ RESERVED = ("forge", "import", "as", "let", "recipe", "preset", "extends", "phas
             "and", "or", "not", "true", "false")
 
 
+DURATION_WORDS = {"ms": "ms", "msec": "ms", "msecs": "ms", "millisecond": "ms",
+                  "milliseconds": "ms", "s": "s", "sec": "s", "secs": "s", "second": "s",
+                  "seconds": "s", "m": "m", "min": "m", "mins": "m", "minute": "m",
+                  "minutes": "m", "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+                  "d": "d", "day": "d", "days": "d"}
+SIZE_WORDS = {"b": "B", "byte": "B", "bytes": "B", "kb": "KiB", "kib": "KiB", "mb": "MiB",
+              "mib": "MiB", "gb": "GiB", "gib": "GiB", "tb": "TiB", "tib": "TiB"}
+_UNIT_REACH = 3  # tokens between a misspelt unit and where the parser noticed
+_UNIT_WINDOW = 400  # characters before the error that are searched for one
+
+
+def unit_mistake(text: str, start: int, error_pos: int) -> tuple[int, int, str, str] | None:
+    """``(offset, length, message, hint)`` when the statement going wrong at ``error_pos``
+    wrote a number with a unit the language lacks (``20 minutes``, ``20min``, ``4gb``):
+    the parser reads ``20`` and then a stray name, and would complain further on."""
+    first = text.rfind("\n", 0, max(start, error_pos - _UNIT_WINDOW)) + 1  # a line's start
+    try:  # only the lines just before the error: bounded work on a huge file
+        tokens = list(lark_parser().lex(text[first:error_pos]))
+    except UnexpectedInput:
+        return None
+    pairs = [(i, a, b) for i, (a, b) in enumerate(zip(tokens, tokens[1:], strict=False))
+             if a.type in ("INT", "FLOAT") and b.type == "NAME"
+             and text[first + a.end_pos:first + b.start_pos] in ("", " ", "\t")
+             and str(b).lower() in DURATION_WORDS | SIZE_WORDS]
+    if not pairs or len(tokens) - pairs[-1][0] - 2 > _UNIT_REACH:
+        return None
+    _, number, word = pairs[-1]
+    offset = first + number.start_pos
+    written = text[offset:first + word.end_pos]
+    if str(word).lower() in DURATION_WORDS:
+        fixed = f"{number}{DURATION_WORDS[str(word).lower()]}"
+        return (offset, len(written), f"`{written}` is not a duration: the units are "
+                "ms, s, m (minutes), h and d, written right after the number", f"write `{fixed}`")
+    fixed = f"{number}{SIZE_WORDS[str(word).lower()]}"
+    return (offset, len(written), f"`{written}` is not a size: the units are B, KiB, "
+            "MiB, GiB, TiB (powers of 1024) and KB, MB, GB, TB (powers of 1000), written right "
+            "after the number, case as shown", f"write `{fixed}`")
+
+
 def classify(text: str, err: UnexpectedInput, default: str) -> tuple[str, str]:
     """(message, hint) for a parse error: a known mistake, else what was expected."""
     token = getattr(err, "token", None)

@@ -123,10 +123,22 @@ def _type_hint(got) -> str | None:
     return None
 
 
+_BOUNDS = {"gt": "> {}", "ge": "≥ {}", "lt": "< {}", "le": "≤ {}",
+           "multiple_of": "a multiple of {}"}
+
+
 def _range_hint(e) -> str | None:
+    """The bound in plain words: ``must be ≥ 0``, ``must have at most 8 items``."""
     ctx = e.get("ctx") or {}
-    bounds = ", ".join(f"{k} {v}" for k, v in ctx.items())
-    return f"allowed: {bounds}" if bounds else None
+    what = "characters" if isinstance(e.get("input"), str) else "items"
+    parts = [_BOUNDS[k].format(v) for k, v in ctx.items() if k in _BOUNDS]
+    if "min_length" in ctx:
+        parts.append(f"have at least {ctx['min_length']} {what}")
+    if "max_length" in ctx:
+        parts.append(f"have at most {ctx['max_length']} {what}")
+    if not parts:
+        return None
+    return "must " + " and ".join(p if p.startswith("have") else "be " + p for p in parts)
 
 
 def _lookup(spans: dict, path: tuple, fallback: Span | None) -> Span | None:
