@@ -6,13 +6,13 @@ use (a calculator the runtime executes), bakes the eudaimonia rules into the wei
 and replays earlier levels ("dream consolidation") against forgetting.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import Field
 
 from forgelang.kinds import costs, pass_cost
-from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
@@ -126,6 +126,31 @@ class CurriculumParams(Params):
     eval: EvalConfig = eval_field()
 
 
+def rule_heldout_queries(bake: BakeConfig) -> int:
+    """Held-out queries a rule bake measures its KL on: one sampling batch, at most 8."""
+    return min(8, bake.batch_size)
+
+
+def _bake(work: pass_cost.Work, cost, cfg: BakeConfig, prompt_tokens: float,
+          query_tokens: float) -> None:
+    """One rule bake (``runtime.baking.bake_prompt``): trajectories sampled from the
+    prompted teacher in batches (one forward per token, no cache, then the teacher's
+    distributions), for the training and the held-out queries; ``steps`` student steps on
+    query + trajectory; the held-out KL measured before and after."""
+    t, held = cfg.trajectory_tokens, rule_heldout_queries(cfg)
+    teacher = prompt_tokens + query_tokens
+    op_step = cost.train_ops_per_step(round(teacher + t))
+    for count in (cfg.trajectories, held):
+        for start in range(0, count, cfg.batch_size):
+            rows = min(cfg.batch_size, count - start)
+            for i in range(t + 1):
+                work.forward(cost, rows, teacher + i, op_step)
+    for _ in range(cfg.steps):
+        work.train(cost, cfg.batch_size, query_tokens + t, op_step)
+    for _ in range(2 * math.ceil(held / cfg.batch_size)):
+        work.forward(cost, min(cfg.batch_size, held), query_tokens + t, op_step)
+
+
 def _weights(families: Iterable[str]) -> dict[str, float]:
     return dict.fromkeys(families, 1.0)
 
@@ -188,7 +213,7 @@ def _eudaimonia(work: pass_cost.Work, cost, p) -> None:
         _scored(work, cost, p.eval.examples, p.eval.levels, _weights(["rules"]), p)
     query = costs.suite_batch_length(p.eval.levels, 1, p.seq_len, cost.vocab_size)
     for rule in p.eudaimonia.rules:
-        qc.bake(work, cost, p.eudaimonia.bake, len(rule), query * (1 - pass_cost.ANSWER_SHARE))
+        _bake(work, cost, p.eudaimonia.bake, len(rule), query * (1 - pass_cost.ANSWER_SHARE))
 
 
 def estimate(p: CurriculumParams, ctx: EstimateContext) -> Estimate:

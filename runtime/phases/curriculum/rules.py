@@ -4,12 +4,14 @@ Rule ``k`` is baked with ``runtime.baking.bake_prompt`` into the model that alre
 carries rules ``0..k-1`` (``Bake(u_k, ... Bake(u_0, theta))``, seed ``seed + 1000 k`` as
 ``bake_prompts``), each a finished checkpoint ``rule<k>`` so a stop or a crash resumes
 after the last finished bake. Queries are prompts of training examples of every family;
-the held-out queries that measure ``kl_before``/``kl_after`` are held-out prompts.
+the held-out queries that measure ``kl_before``/``kl_after`` are held-out prompts, one
+sampling batch of them (``rule_heldout_queries``: a bake's held-out trajectories cost as
+much as its training ones, and there are four bakes).
 """
 
 from __future__ import annotations
 
-from forgelang.kinds.quietstar_cost import HELDOUT_QUERIES
+from forgelang.kinds.curriculum import rule_heldout_queries
 from runtime.baking import bake_prompt
 from runtime.checkpoints import save_checkpoint
 from runtime.curriculum.questions import stream_seed
@@ -25,7 +27,8 @@ def bake_queries(params, tokenizer, seed: int) -> tuple[list[str], list[str]]:
     cfg, levels = params.eudaimonia.bake, params.eval.levels
     train = fitting_examples(TASKS.names(), cfg.trajectories, stream_seed(seed, "bake"), "train",
                              tokenizer, params.seq_len, levels)
-    held = fitting_examples(TASKS.names(), HELDOUT_QUERIES, stream_seed(seed, "bake-heldout"),
+    held = fitting_examples(TASKS.names(), rule_heldout_queries(cfg),
+                            stream_seed(seed, "bake-heldout"),
                             "heldout", tokenizer, params.seq_len, levels)
     queries = [format_example(ex)[0] for ex in train]
     held_queries = [q for q in dict.fromkeys(format_example(ex)[0] for ex in held)
