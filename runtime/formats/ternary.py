@@ -24,6 +24,7 @@ from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
 from runtime.bitnet.quantizers import absmean_codes, quantize_activations
+from runtime.formats import ternary_int8
 from runtime.formats.ternary_checks import check_headers, check_loaded, layer_digest
 from runtime.formats.ternary_packing import PACKINGS, pack_codes, packed_size, unpack_codes
 
@@ -70,12 +71,21 @@ def stored_codes(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     return ternarize(weight)
 
 
+KERNELS = ("int8", "dense")  # how a TernaryLinear computes (``TernaryLinear.forward``)
+
+
 class TernaryLinear(nn.Module):
     """A linear layer stored as packed ternary codes and one scale.
 
     ``weight`` is the dequantised (out, in) matrix gamma * W~, built on first use, so code
-    that reads ``.weight`` (fused projections) works unchanged.
+    that reads ``.weight`` (fused projections) works unchanged. ``kernel`` says how
+    ``forward`` computes: ``"int8"`` (default) multiplies the integer activations by the
+    codes as an int8 matmul (``runtime.formats.ternary_int8``) where that is exact (CPU,
+    inputs quantised to <= 8 bits, no gradient being recorded), else falls back to
+    ``"dense"``: ``linear(quantised input, weight)``.
     """
+
+    kernel = "int8"
 
     def __init__(self, in_features: int, out_features: int, bias: bool, packing: str = "base3"):
         # the dense weight is cached in float32 after first use: 4 bytes a weight in memory
@@ -91,6 +101,7 @@ class TernaryLinear(nn.Module):
         self.input_quantizer = None  # per-token activation quantiser (set by ``convert``)
         self.activation_bits: int | None = None  # its bits
         self._dense: tuple[tuple, torch.Tensor] | None = None
+        self._int8: tuple[tuple, ternary_int8.Int8Weights] | None = None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, packing: str = "base3") -> TernaryLinear:
@@ -109,17 +120,31 @@ class TernaryLinear(nn.Module):
         return unpack_codes(self.codes, numel, self.packing).view(self.out_features,
                                                                   self.in_features)
 
+    def _version(self) -> tuple:
+        """Changes when the codes or scale do (in-place edits, replaced buffers, devices)."""
+        return (self.codes._version, self.scale._version, self.codes.data_ptr(),
+                self.scale.data_ptr(), self.codes.device)
+
     @property
     def weight(self) -> torch.Tensor:
         """gamma * W~, (out, in), in the scale's dtype; rebuilt when the codes change."""
-        version = (self.codes._version, self.scale._version,  # in-place edits and
-                   self.codes.data_ptr(), self.scale.data_ptr())  # replaced buffers
-        if self._dense is None or self._dense[0] != version or self._dense[1].device != self.codes.device:
-            dense = self.unpacked_codes().float() * self.scale
-            self._dense = (version, dense)
+        if self._dense is None or self._dense[0] != self._version():
+            self._dense = (self._version(), self.unpacked_codes().float() * self.scale)
         return self._dense[1]
 
+    def int8_weights(self) -> ternary_int8.Int8Weights:
+        """The codes prepacked for the int8 matmul; rebuilt when the codes change."""
+        version = (*self._version(), self.activation_bits)
+        if self._int8 is None or self._int8[0] != version:
+            self._int8 = (version, ternary_int8.Int8Weights(self.unpacked_codes(), self.scale,
+                                                            self.activation_bits))
+        return self._int8[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.kernel == "int8" and self.input_quantizer is not None
+                and not torch.is_grad_enabled()
+                and ternary_int8.fits(self.in_features, self.activation_bits, x.device)):
+            return ternary_int8.int8_linear(x, self.int8_weights(), self.bias)
         if self.input_quantizer is not None:
             x = self.input_quantizer(x)
         return nn.functional.linear(x, self.weight.to(x.dtype), self.bias)  # (..., out)
@@ -226,6 +251,19 @@ def repacked(layer: TernaryLinear, packing: str) -> TernaryLinear:
     if layer.bias is not None:
         new.bias.data.copy_(layer.bias.detach())
     return new
+
+
+def use_kernel(model: nn.Module, kernel: str) -> None:
+    """Make every ``TernaryLinear`` of ``model`` compute with ``kernel`` (one of ``KERNELS``).
+
+    Raises:
+        ValueError: an unknown kernel.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown ternary kernel {kernel!r} (one of {KERNELS})")
+    for module in model.modules():
+        if isinstance(module, TernaryLinear):
+            module.kernel = kernel
 
 
 def default_modules(model: nn.Module) -> list[str]:
