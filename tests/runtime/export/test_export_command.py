@@ -101,6 +101,7 @@ def test_llama_export_is_a_byte_copy_without_remote_code(tmp_path, capsys):
     assert "auto_map" not in json.loads((out / "config.json").read_text())
     assert file_sha256(out / "model.safetensors") == file_sha256(source / "model.safetensors")
     assert "no record in a workspace registry" in (out / "README.md").read_text()
+    assert model_commands.generate(tmp_path / "ws", str(out), "What is 2 + 3?", 3) == 0
 
 
 def test_an_occupied_target_is_refused_and_left_alone(ws, tmp_path, capsys):

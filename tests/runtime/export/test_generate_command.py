@@ -49,6 +49,8 @@ def test_unknown_ambiguous_and_empty_directories_are_clear_errors(ws, tmp_path, 
             registry.register_model(prid, "abc" + digit * 61, "r", 1, 1)
     with pytest.raises(ModelNotFound, match="ambiguous"):
         find_model("abc", workspace)
+    with pytest.raises(ModelNotFound, match="phase `x` of the last run made 2 models"):
+        find_model("x", workspace)  # the phase of those two: name one by id
     (tmp_path / "empty").mkdir()
     assert model_commands.generate(workspace, str(tmp_path / "empty"), "hi") == 2
     err = capsys.readouterr().err
