@@ -91,18 +91,18 @@ def _score(work: pass_cost.Work, cost, rows: float, length: float, batch: int) -
     work.forward(cost, rows, length, batches * cost.train_ops_per_step(round(length)))
 
 
-def _svf_step(work: pass_cost.Work, cost, p: ExpertsParams, length: float, rebuild: float) -> None:
-    """One REINFORCE step: sample answers (decoding in one generate() call), then a forward
-    + backward with the expert's matrices and a no-grad forward of the base on them."""
-    b, mean = p.svf.batch_size, length
-    steps = pass_cost.decode_steps(p.eval.max_new_tokens, mean)
-    op_step = cost.train_ops_per_step(round(mean))
-    for t in range(steps):
-        work.flops += b * (mean * (1 - pass_cost.ANSWER_SHARE) + t) * cost.forward_flops_per_token(
-            round(mean))
+def _svf_step(work: pass_cost.Work, cost, p: ExpertsParams, prompt: float, rebuild: float) -> None:
+    """One REINFORCE step: sample answers to ``batch_size`` prompts of ``prompt`` tokens (one
+    generate() call; a sampled answer is taken to run to ``max_new_tokens``: sampling at
+    temperature 1 seldom ends early), then a forward + backward with the expert's matrices
+    and a no-grad forward of the base on prompt + answer."""
+    b, new = p.svf.batch_size, p.eval.max_new_tokens
+    op_step = cost.train_ops_per_step(round(prompt + new))
+    for t in range(new):
+        work.flops += b * (prompt + t) * cost.forward_flops_per_token(round(prompt + t))
         work.ops += pass_cost.FORWARD_OP_SHARE * op_step
-    work.train(cost, b, mean, op_step)
-    work.forward(cost, b, mean, op_step)
+    work.train(cost, b, prompt + new, op_step)
+    work.forward(cost, b, prompt + new, op_step)
     work.flops += 4 * rebuild  # W' for sampling, and for the step (forward + backward)
 
 
@@ -119,25 +119,33 @@ def estimate(p: ExpertsParams, ctx: EstimateContext) -> Estimate:
     side = max(1, int((cost.matrix_params / max(1, cost.n_matrices)) ** 0.5))
     work.flops += 10 * cost.matrix_params * side  # SVD, ~10 m n min(m, n) per matrix
     rebuild = 2 * cost.matrix_params * side  # W = U diag(sigma z) V^T, ~2 m n min(m, n)
-    length = costs.suite_batch_length(p.eval.levels, 1, p.seq_len, cost.vocab_size)
     a, bs = p.self_analysis, p.eval.batch_size
+    skills = dict.fromkeys(a.skills, 1.0)
+
+    def width(rows: int) -> float:  # a scored batch is as wide as its longest question
+        return costs.suite_batch_length(p.eval.levels, max(1, min(rows, bs)), 256,
+                                        cost.vocab_size, skills)
+
+    length = width(bs)
     n_exp = min(a.max_experts, len(a.skills))
     per_set = len(a.skills) * a.samples_per_skill
     for _ in range(n_exp + 3):  # analysis; base, each expert and the chosen mix per skill
         _score(work, cost, per_set, length, bs)
     _score(work, cost, per_set, length + CLASSIFY_EXTRA_TOKENS, bs)
+    prompt = (1 - pass_cost.ANSWER_SHARE) * costs.suite_batch_length(
+        p.eval.levels, p.svf.batch_size, p.seq_len, cost.vocab_size, skills)
     for _ in range(n_exp * p.svf.steps):
-        _svf_step(work, cost, p, length, rebuild)
+        _svf_step(work, cost, p, prompt, rebuild)
     cem = p.mixing.iterations * p.mixing.cem_population + 1  # + the base on the same questions
     work.flops += cem * rebuild
     for _ in range(cem):
-        _score(work, cost, p.mixing.examples, length, bs)
+        _score(work, cost, p.mixing.examples, width(p.mixing.examples), bs)
     other = max(1, len(a.skills) - n_exp) if len(a.skills) > n_exp else 8 - n_exp
     generations = max(1, p.nsga2.evaluations // p.nsga2.population)
     for _ in range(generations * p.nsga2.population):
         work.flops += rebuild
-        _score(work, cost, n_exp * p.nsga2.examples, length, bs)
-        _score(work, cost, other * p.nsga2.examples, length, bs)
+        _score(work, cost, n_exp * p.nsga2.examples, width(n_exp * p.nsga2.examples), bs)
+        _score(work, cost, other * p.nsga2.examples, width(other * p.nsga2.examples), bs)
     trainable = cost.n_matrices * side  # z vectors of the expert in training
     # U, sigma, V^T beside W (3x the matrices), the base copies, the evaluators' model copies
     peak = (costs.training_state_bytes(cost, trainable=trainable)
