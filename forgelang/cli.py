@@ -101,7 +101,8 @@ def _model_commands(sub) -> None:
                    help="most tokens the model writes (default 64)")
     p.add_argument("--raw", action="store_true",
                    help="give the prompt as is, without the tokenizer's chat template")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 ...")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda, cuda:N, mps, or auto (the best one here)")
     p.add_argument("--json", action="store_true", help="answer, input and transcript as JSON")
     _workspace(p)
     p = sub.add_parser("export", help="a model as a standalone transformers directory")

@@ -56,17 +56,26 @@ def generate(path: Path, prompt: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKE
              device: str = "cpu", raw: bool = False) -> Generation:
     """Greedy answer of the model in ``path`` to ``prompt``.
 
+    Args:
+        device: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (the best one here).
+
     Raises:
-        ValueError: the directory does not load, has no tokenizer, or ``max_new_tokens``
-            is below 1.
+        ValueError: the directory does not load, has no tokenizer, the device is not
+            available, or ``max_new_tokens`` is below 1.
     """
     if max_new_tokens < 1:
         raise ValueError("--max-new-tokens must be at least 1")
+    from runtime.device import DeviceError, resolve_device
     from runtime.eval.generation import greedy_generate
     from runtime.phases.toolkit.inputs import load_model, load_tokenizer
 
+    try:
+        resolved = resolve_device(device)
+    except DeviceError:
+        raise ValueError(f"--device {device}: not available on this machine (use cpu or "
+                         "auto)") from None
     tokenizer = load_tokenizer(path)
-    model = load_model(path, device)
+    model = load_model(path, str(resolved))
     text = format_prompt(tokenizer, prompt, raw)
     done = greedy_generate(model, tokenizer, [text], max_new_tokens=max_new_tokens,
                            batch_size=1)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from model_workspace import build_workspace, model_dirs
 
 from runtime import model_commands
@@ -94,3 +95,6 @@ def test_forge_generate_from_the_command_line(dirs, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["answer"] + "\n" == answer
     assert main(["generate", str(dirs[1]), "hi", "--max-new-tokens", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["generate", str(dirs[1]), "hi", "--device", "cuda"]) == 2
+        assert "--device cuda: not available" in capsys.readouterr().err
