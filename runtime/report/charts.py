@@ -19,7 +19,8 @@ PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
 RC = {"svg.fonttype": "none", "svg.hashsalt": "agent-forge-report", "text.parse_math": False,
       "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
       "figure.dpi": 96}
-MAX_LINES = 12  # more curves than this in one panel is a tangle: the rest are listed, not drawn
+LOG_SPAN = 20  # a log axis only for values spanning more than this factor (else few ticks)
+MAX_LINES = 12  # more curves than this in one panel is a tangle; the title says how many
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
@@ -51,14 +52,18 @@ def to_svg(fig) -> str:
 
 def lines(title: str, series: Sequence[Series], ylabel: str = "", logy: bool = False,
           xlabel: str = "step") -> str:
-    """Curves over steps in one panel; the first ``MAX_LINES`` are drawn."""
+    """Curves over steps in one panel; the first ``MAX_LINES`` are drawn. ``logy``: a log
+    axis when the values are positive and span more than ``LOG_SPAN``."""
     fig, (ax,) = figure()
     with _rc():
         for s in series[:MAX_LINES]:
             ax.plot(s.steps, s.values, label=s.label, linewidth=1.2,
                     marker="o" if len(s.steps) <= 12 else None, markersize=3)
-        if logy and all(v > 0 for s in series[:MAX_LINES] for v in s.values):
+        values = [v for s in series[:MAX_LINES] for v in s.values]
+        if logy and values and min(values) > 0 and max(values) >= LOG_SPAN * min(values):
             _log_y(ax)
+        if len(series) > MAX_LINES:
+            title = f"{title} (first {MAX_LINES} of {len(series)} curves)"
         _labels(ax, title, xlabel, ylabel)
         if len(series) > 1:
             ax.legend(fontsize=7, loc="best", ncol=2 if len(series) > 6 else 1)
