@@ -105,10 +105,12 @@ class SvfObjective(nn.Module):
                  pool: Sequence[Example], tokenizer, settings: ReinforceSettings):
         super().__init__()
         object.__setattr__(self, "lm", model)  # not a submodule: frozen, not checkpointed
+        device = next(model.parameters()).device
         self.names = list(factors)
-        self.factors = dict(factors)
+        self.factors = {n: Factors(f.u.to(device), f.sigma.to(device), f.vh.to(device))
+                        for n, f in factors.items()}
         self.z = nn.ParameterList(
-            nn.Parameter(torch.ones(min(rank or len(f.sigma), len(f.sigma))))
+            nn.Parameter(torch.ones(min(rank or len(f.sigma), len(f.sigma)), device=device))
             for f in factors.values())
         self.pool, self.tokenizer, self.settings = list(pool), tokenizer, settings
         self.base = {n: model.get_submodule(n).weight.detach().clone() for n in self.names}

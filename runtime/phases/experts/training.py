@@ -69,7 +69,7 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
     objective = SvfObjective(model, factors, params.svf.rank, pool, tokenizer, settings)
     summary = load_finished(ctx, name, objective)
     if summary is not None:
-        return {n: z.detach() for n, z in objective.full_z().items()}, summary
+        return {n: z.detach().cpu() for n, z in objective.full_z().items()}, summary
     batches = length_batches(pool, tokenizer, params.svf.batch_size, stage_seed(ctx.seed, name))
     seed = stage_seed(ctx.seed, f"{name}.steps")
 
@@ -102,4 +102,4 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
     summary = {"loss": report.losses[-1]} if report.losses else {}
     save_checkpoint(ctx.checkpoint_dir, name, {"model": objective.state_dict(), "summary": summary})
     remove_checkpoint(ctx.checkpoint_dir, f"{name}.partial")
-    return {n: z.detach() for n, z in objective.full_z().items()}, summary
+    return {n: z.detach().cpu() for n, z in objective.full_z().items()}, summary

@@ -66,7 +66,7 @@ def test_kl_is_zero_for_equal_distributions_and_policy_follows_the_reward():
     # a positive reward raises the log-probability of the sampled tokens: descent on -logp
     step = logits - 0.5 * logits.grad
     after, _ = policy_and_kl(step, logits.detach(), targets, torch.tensor([1.0, 1.0]))
-    assert float(after) < float(policy)
+    assert float(after.detach()) < float(policy.detach())
 
 
 def test_answer_rows_mask_the_prompt_and_inserted_tool_results():
