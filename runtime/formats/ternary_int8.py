@@ -91,11 +91,8 @@ def shifted_activations(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch
     flat = x.reshape(-1, x.shape[-1]).float()  # (T, in)
     amax = torch.linalg.vector_norm(flat, float("inf"), dim=-1, keepdim=True)
     amax = amax.clamp_(min=ACTIVATION_EPS)  # (T, 1)
-    shifted = flat.new_empty(flat.shape[0], flat.shape[1] + 1)
-    shifted[:, -1] = 255.0
-    body = shifted[:, :-1]
-    torch.mul(flat, q / amax, out=body)  # |x Q / max| <= Q: rounding stays in [-Q, Q]
-    body.round_().add_(ZERO_POINT)  # [128 - Q, 128 + Q]
+    body = torch.round(flat * (q / amax)).add_(ZERO_POINT)  # |x Q / max| <= Q: [128 - Q, 128 + Q]
+    shifted = torch.nn.functional.pad(body, (0, 1), value=255.0)  # (T, in + 1)
     _LAST.put(x, bits, (shifted, amax))
     return shifted, amax
 
