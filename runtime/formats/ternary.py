@@ -88,8 +88,8 @@ class TernaryLinear(nn.Module):
     kernel = "int8"
 
     def __init__(self, in_features: int, out_features: int, bias: bool, packing: str = "base3"):
-        # the dense weight is cached in float32 after first use: 4 bytes a weight in memory
-        # (the packed form is what is stored); a fused kernel would avoid it
+        # memory: the int8 kernel keeps 1 byte a weight (fbgemm's packed codes); ``weight``
+        # (the dense kernel, fused reads) caches a float32 matrix, 4 bytes a weight
         super().__init__()
         if packing not in PACKINGS:
             raise ValueError(f"{NAME}: unknown packing {packing!r} (one of {PACKINGS})")
