@@ -54,6 +54,7 @@ CODES: dict[str, str] = {
     "W001": "plan over budget",
     "W002": "unused preset or variable",
     "W003": "memory budget in decimal units (GB, MB: powers of 1000)",
+    "W004": "compression stage would not make its input smaller (it will be skipped)",
 }
 
 

@@ -35,7 +35,10 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
             diags.add("E072", f"phase `{spec.name}` ({spec.kind}) takes {want} input models, "
                       f"gets {len(inputs)}", spec.span, "set `inputs = [...]` explicitly")
             continue
-        est = kind.estimate(spec.params, EstimateContext(profile, inputs, spec.seed))
+        est_ctx = EstimateContext(profile, inputs, spec.seed)
+        est = kind.estimate(spec.params, est_ctx)
+        for code, message in kind.plan_warnings(spec.params, est_ctx) if kind.plan_warnings else ():
+            diags.add(code, f"phase `{spec.name}`: {message}", spec.span)
         outputs[spec.name] = est.outputs
         params = spec.params.model_dump(mode="json")
         in_keys = [keys.get(i) or _external_key(i) for i in spec.inputs] + data_keys

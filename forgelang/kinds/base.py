@@ -49,6 +49,8 @@ class Kind:
     inputs: tuple[int, int | None] = (1, 1)  # (min, max) input models; None = unbounded
     version: str = "1"  # bump when the kernel's results change; part of the cache key
     aliases: tuple[str, ...] = field(default=())
+    # (code, message) warnings `forge plan` shows for a step, from its params and inputs
+    plan_warnings: Callable[[Params, EstimateContext], tuple[tuple[str, str], ...]] | None = None
 
     def produces(self, metric: str) -> bool:
         return any(fnmatch.fnmatchcase(metric, pat) for pat in self.metrics + COMMON_METRICS)

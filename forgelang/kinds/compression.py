@@ -1,12 +1,16 @@
 """Phase 8, compression: SeedLM, VPTQ and hyper-compression stages with quality gates.
 
 Stages run in order; each decodes the previous stage's weights and re-encodes the
-hidden matrices, and only the last stage's representation is stored. Embeddings, norms
-and the head keep the input's precision. Bits per weight (REFERENCES.md):
+hidden matrices (every linear layer but the head), and only the last stage's
+representation is stored. Embeddings, norms and the head keep the input's precision. A
+stage that would not store the matrices in fewer bytes than they take is skipped (and
+``forge plan`` warns, W004). Bits per weight (REFERENCES.md):
 
 - SeedLM (arXiv:2410.10714): (seed_bits + exponent_bits + coef_bits * latent) / block
-- VPTQ (arXiv:2409.17066): log2(codebook) / vector_len (+ residual), plus fp16 codebooks
-- hyper (arXiv:2409.00592): bits per index / pair_size, layers over error stay raw
+- VPTQ (arXiv:2409.17066): ceil(log2(codebook)) / vector_len (+ residual), plus one fp16
+  codebook shared by the stage's matrices and one fp32 scale a matrix
+- hyper (arXiv:2409.00592): bits per index / pair_size, layers over max_error keep the
+  form they had
 
 ``retention_threshold`` (0.95 a stage) and ``cumulative_threshold`` (0.84) document
 the design's defaults; the kernel records ``retention.<stage>`` and
@@ -19,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from forgelang.diagnostics import did_you_mean
-from forgelang.kinds import costs
+from forgelang.kinds import compression_cost, costs
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
 
@@ -61,8 +65,10 @@ class Vptq(Params):
                                      description="sequences used for the Hessian H = 2XX^T")
 
     def bits_per_weight(self) -> float:
-        bits = math.log2(self.codebook) / self.vector_len
-        return bits + (math.log2(self.residual) / self.vector_len if self.residual > 1 else 0.0)
+        # indices are stored at whole bits (runtime.compression.vptq.index_bits)
+        bits = math.ceil(math.log2(self.codebook)) / self.vector_len
+        return bits + (math.ceil(math.log2(self.residual)) / self.vector_len
+                       if self.residual > 1 else 0.0)
 
     def flops_per_weight(self) -> float:
         # k-means assignment: distance to every centroid, per iteration (main + residual)
@@ -118,33 +124,36 @@ class CompressionParams(Params):
 
 
 def estimate(p: CompressionParams, ctx: EstimateContext) -> Estimate:
-    """Encoding FLOPs per weight per stage + an evaluation after every stage."""
+    """The kernel's passes (``forgelang.kinds.compression_cost``) and what it stores."""
     first = costs.first_input(ctx.inputs, "compression")
     cost = costs.cost_of(first)
-    encode = sum(s.flops_per_weight() for s in p.stages) * cost.matrix_params
-    evaluate = (1 + len(p.stages)) * p.eval.forward_tokens() * cost.forward_flops_per_token(
-        p.eval.prompt_tokens + p.eval.max_new_tokens)
-    flops = encode + evaluate
-    last = p.stages[-1]
-    codebooks = 0
-    if isinstance(last, Vptq):  # fp16 codebooks per matrix, never more centroids than vectors
-        vectors = cost.matrix_params // max(1, cost.n_matrices) // last.vector_len
-        k = min(last.codebook, max(1, vectors)) + min(last.residual, max(1, vectors))
-        codebooks = cost.n_matrices * k * last.vector_len * 2
-    rest_bits = (first.params - cost.matrix_params) * min(first.bits_per_param, 32.0)
-    bits = (cost.matrix_params * last.bits_per_weight() + rest_bits) / max(1, first.params)
-    out = ModelSpec(params=first.params, bits_per_param=bits, architecture=first.architecture,
-                    extra_bytes=first.extra_bytes + codebooks)
-    peak = 3 * costs.FP32 * first.params + cost.inference_bytes(
-        p.eval.batch_size, p.eval.prompt_tokens + p.eval.max_new_tokens) + costs.overhead(ctx.device)
-    notes = [f"stored: {last.type} at {last.bits_per_weight():.2f} bits/weight for "
-             f"{cost.matrix_params:,} matrix weights; ratio {first.disk_bytes / out.disk_bytes:.2f}x"]
-    if bits > first.bits_per_param:
-        notes.append(f"output ({bits:.2f} bits/param) is larger than the input "
-                     f"({first.bits_per_param:.2f})")
-    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
-                    outputs=(out,), notes=tuple(notes))
+    work, applied, bits = compression_cost.phase_work(p, first, cost)
+    in_bits = compression_cost.input_matrix_bits(first, cost)
+    rest_bits = 32.0 if min(first.bits_per_param, 32.0) < 32 and in_bits < first.bits_per_param \
+        else min(first.bits_per_param, 32.0)
+    rest = first.params - cost.matrix_params
+    out = ModelSpec(params=first.params,
+                    bits_per_param=(cost.matrix_params * bits + rest * rest_bits)
+                    / max(1, first.params),
+                    architecture=first.architecture, extra_bytes=first.extra_bytes)
+    ran = [s.type for s, a in zip(p.stages, applied, strict=True) if a]
+    notes = [f"stages run: {', '.join(ran) or 'none'}; {cost.matrix_params:,} matrix weights "
+             f"from {in_bits:.2f} to {bits:.2f} bits/weight; ratio "
+             f"{first.disk_bytes / out.disk_bytes:.2f}x"]
+    notes += [f"stage {i} skipped: {why}" for i, why in
+              compression_cost.skipped_stages(p.stages, first, cost)]
+    return Estimate(params=out.params,
+                    peak_memory_bytes=compression_cost.peak_bytes(p, cost, ctx.device),
+                    flops=work.flops, seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=tuple(notes))
+
+
+def plan_warnings(p: CompressionParams, ctx: EstimateContext) -> tuple[tuple[str, str], ...]:
+    """W004 for each stage the kernel will skip because it would not make its input smaller."""
+    first = costs.first_input(ctx.inputs, "compression")
+    return tuple(("W004", f"compression stage {i + 1} ({p.stages[i].type}) will be skipped: "
+                          f"{why}") for i, why in
+                 compression_cost.skipped_stages(p.stages, first, costs.cost_of(first)))
 
 
 KIND = Kind(
@@ -154,5 +163,8 @@ KIND = Kind(
     params=CompressionParams,
     estimate=estimate,
     metrics=("compression_ratio", "compression_ratio.*", "retention.*", "bits_per_weight",
-             "bits_per_weight.*", "reconstruction_error.*", "stage.*"),
+             "bits_per_weight.*", "reconstruction_error.*", "stage.*",
+             "cumulative_retention.*", "input_accuracy", "input_disk_bytes", "compressed.*",
+             "answer_perplexity"),
+    plan_warnings=plan_warnings,
 )

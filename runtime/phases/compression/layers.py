@@ -65,4 +65,7 @@ def float_copy(model: nn.Module, targets: list[str]) -> nn.Module:
     if hasattr(base.config, "quantization_config"):
         del base.config.quantization_config
     base.hf_quantizer = None
+    for flag in ("is_quantized", "quantization_method"):  # set by a quantized load
+        if flag in vars(base):
+            delattr(base, flag)
     return base
