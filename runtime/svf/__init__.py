@@ -11,7 +11,19 @@
   per prompt at load (``ExpertRouter``).
 """
 
-from runtime.svf.router import ExpertRouter
-from runtime.svf.store import ExpertSet, load_experts, save_experts
+
+_LAZY = {"ExpertRouter": "runtime.svf.router", "ExpertSet": "runtime.svf.store",
+         "load_experts": "runtime.svf.store", "save_experts": "runtime.svf.store"}
+
+
+def __getattr__(name: str):
+    """The public names, imported on first use (a kernel importing ``runtime.svf.decompose``
+    does not load the router)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'runtime.svf' has no attribute {name!r}")
+
 
 __all__ = ["ExpertRouter", "ExpertSet", "load_experts", "save_experts"]
