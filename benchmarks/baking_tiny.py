@@ -33,14 +33,14 @@ def recipe_step(overrides: dict):
     """The tiny recipe's baking params (validated, with ``overrides``) and the plan's
     estimates of its input: ``(params, float input spec, ternary input spec, device)``."""
     from forgelang import api
-    from forgelang.devices import resolve
+    from forgelang.devices import DeviceProfile
     from forgelang.kinds.baking import BakingParams
 
     plan = api.compile_plan(ROOT / "recipes" / "tiny.forge")
     steps = {step.kind: step for step in plan.steps}
     params = BakingParams.model_validate({**steps["baking"].params, **overrides})
     return (params, steps["quietstar"].estimate.outputs[0],
-            steps["bitnet"].estimate.outputs[0], resolve(plan.device, plan.target))
+            steps["bitnet"].estimate.outputs[0], DeviceProfile(**plan.target))
 
 
 def ternarized(model_dir: Path, out: Path) -> Path:

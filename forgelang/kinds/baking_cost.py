@@ -6,7 +6,8 @@
   held-out JSONL lines), the tool prompt baked (``quietstar_cost.bake``), the KL to the
   input (one forward of the held-out texts);
 - B-cycle iteration: ``personas`` persona prompts sampled in one batch (one forward per
-  token, no cache; counted at the full ``persona_tokens``), ``personas + 1`` groups of
+  token, no cache; a persona ends where an answer would, at most ``persona_tokens``
+  tokens), ``personas + 1`` groups of
   ``b_cycle.episodes`` persona episodes answered (each persona prepended, and none), the
   best persona baked, the KL to the input;
 - the output's tool and persona scores; for a ternary input also the float result's
@@ -25,6 +26,26 @@ from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.pass_cost import ANSWER_SHARE, FORWARD_OP_SHARE, LENGTH_GROUPS, Work
 
 TERNARY_BITS = 8.0  # an input stored below this many bits a weight is a ternary model
+# Characters per token of a prompt's text for a byte-level vocabulary (our planning
+# constant: the suite tokenizer at 512 tokens encodes the default tool prompt's 106
+# characters in 50 tokens, the persona-generation prompt's 75 in 47); 1 for the
+# character alphabet of smaller vocabularies.
+CHARS_PER_TOKEN = 1.8
+
+
+def text_tokens(text: str, vocab: int) -> float:
+    """Planned tokens of a prompt's text."""
+    from forgelang.kinds.suite_lengths import BYTE_MIN_VOCAB
+
+    return len(text) / (CHARS_PER_TOKEN if vocab >= BYTE_MIN_VOCAB else 1.0)
+
+
+def persona_length(p, vocab: int) -> float:
+    """Planned tokens of a written persona: it ends where an answer would
+    (``pass_cost.decode_steps``, the decoding estimates' assumption), at most
+    ``persona_tokens``; a model that writes long personas takes longer."""
+    mean = costs.suite_batch_length(p.eval.levels, 1, 256, vocab)
+    return pass_cost.decode_steps(p.b_cycle.persona_tokens, mean)
 
 
 def family_length(p, vocab: int, family: str) -> float:
@@ -56,22 +77,24 @@ def a_iteration(work: Work, cost, p, jsonl_lines: int = 0) -> None:
     tool = family_length(p, cost.vocab_size, "tool_use")
     episodes = p.a_cycle.episodes + jsonl_lines
     answers(work, cost, p, episodes, tool, min(episodes, LENGTH_GROUPS))
-    qc.bake(work, cost, p.bake, len(p.a_cycle.prompt), tool * (1 - ANSWER_SHARE))
+    qc.bake(work, cost, p.bake, text_tokens(p.a_cycle.prompt, cost.vocab_size),
+            tool * (1 - ANSWER_SHARE))
     kl_pass(work, cost, p, cost.vocab_size)
 
 
 def b_iteration(work: Work, cost, p) -> None:
     """Personas written, scored (with each persona and without), the best baked, the KL."""
     b = p.b_cycle
-    instruction = len(b.prompt) + 2  # <|bos|> and <|sep|>
-    op_write = cost.train_ops_per_step(round(instruction + b.persona_tokens))
-    for i in range(b.persona_tokens):
+    instruction = text_tokens(b.prompt, cost.vocab_size) + 2  # <|bos|> and <|sep|>
+    written = persona_length(p, cost.vocab_size)
+    op_write = cost.train_ops_per_step(round(instruction + written))
+    for i in range(written):
         work.forward(cost, b.personas, instruction + i, op_write)
     persona = family_length(p, cost.vocab_size, "persona")
     groups = b.personas + 1
-    answers(work, cost, p, groups * b.episodes, persona + b.persona_tokens * b.personas / groups,
+    answers(work, cost, p, groups * b.episodes, persona + written * b.personas / groups,
             groups * min(b.episodes, LENGTH_GROUPS))
-    qc.bake(work, cost, p.bake, b.persona_tokens, persona * (1 - ANSWER_SHARE))
+    qc.bake(work, cost, p.bake, written, persona * (1 - ANSWER_SHARE))
     kl_pass(work, cost, p, cost.vocab_size)
 
 

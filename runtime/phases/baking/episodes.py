@@ -6,7 +6,11 @@
 - B-cycle: ``b_cycle.episodes`` held-out ``persona`` episodes short enough to take a
   persona of ``persona_tokens`` tokens in front;
 - baking queries: ``bake.trajectories`` training prompts of the family (never held out),
-  and up to ``HELDOUT_QUERIES`` prompts of the scored episodes for the bake's held-out KL.
+  all of one token length (the commonest among ``QUERY_POOL`` times as many drawn), and
+  up to ``HELDOUT_QUERIES`` prompts of the scored episodes, also of one length, for the
+  bake's held-out KL. Equal lengths matter for time: the baking library runs each distinct
+  row length of a batch as its own forward (``runtime.baking.forward.causal_logits``),
+  once per sampled token.
 
 Every draw is a function of the step's seed, so a resumed phase scores the same episodes.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forgelang.kinds.common import SUITE
@@ -27,6 +33,7 @@ from runtime.data.splits import derive_seed
 from runtime.phases.toolkit.draws import fitting_examples
 
 MIN_EPISODE_TOKENS = 16  # a persona episode needs at least this room beside its persona
+QUERY_POOL = 4  # training prompts drawn per baking query, to find enough of one length
 
 
 def part_seed(seed: int, part: str) -> int:
@@ -44,6 +51,8 @@ class Episodes:
         tool_queries: training prompts the tool prompt is baked on.
         persona: scored persona episodes (a persona is prepended when scoring).
         persona_queries: training prompts a persona is baked on.
+        tool_heldout, persona_heldout: prompts of the scored episodes for the bakes'
+            held-out KL (none of them a baking query).
     """
 
     tool: list[Example]
@@ -51,6 +60,8 @@ class Episodes:
     tool_queries: list[str]
     persona: list[Example]
     persona_queries: list[str]
+    tool_heldout: list[str]
+    persona_heldout: list[str]
 
     @property
     def scored_tools(self) -> list[Example]:
@@ -58,16 +69,43 @@ class Episodes:
         return self.tool + self.data
 
     def heldout_queries(self, cycle: str) -> list[str]:
-        """Prompts of the cycle's scored episodes for the bake's held-out KL."""
-        examples, train = ((self.scored_tools, self.tool_queries) if cycle == "a"
-                           else (self.persona, self.persona_queries))
-        prompts = dict.fromkeys(format_example(ex)[0] for ex in examples)
-        return [q for q in prompts if q not in set(train)][:HELDOUT_QUERIES]
+        """The cycle's prompts for the bake's held-out KL."""
+        return self.tool_heldout if cycle == "a" else self.persona_heldout
 
 
-def prompts(examples: list[Example]) -> list[str]:
+def prompts(examples: Sequence[Example]) -> list[str]:
     """The formatted prompts (``prompt<|sep|>``) of ``examples``: the student's inputs."""
     return [format_example(ex)[0] for ex in examples]
+
+
+def token_length(tokenizer, text: str) -> int:
+    """Tokens of ``text`` as the baking library encodes it (special tokens included)."""
+    return len(tokenizer(text).input_ids)
+
+
+def one_length(tokenizer, queries: Sequence[str], n: int) -> list[str]:
+    """Up to ``n`` of ``queries`` that share one token length: the commonest length
+    (ties: the shortest), in draw order."""
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for query in dict.fromkeys(queries):
+        by_length[token_length(tokenizer, query)].append(query)
+    length = max(by_length, key=lambda k: (len(by_length[k]), -k))
+    return by_length[length][:n]
+
+
+def heldout_queries(tokenizer, examples: Sequence[Example], train: Sequence[str]) -> list[str]:
+    """Up to ``HELDOUT_QUERIES`` prompts of ``examples`` of one length that are not
+    training queries.
+
+    Raises:
+        ValueError: every prompt of ``examples`` is a training query.
+    """
+    taken = set(train)
+    fresh = [q for q in prompts(examples) if q not in taken]
+    if not fresh:
+        raise ValueError("no scored episode is left to measure the bakes' held-out KL on; "
+                         "every one is also a baking query (a JSONL file that repeats its lines?)")
+    return one_length(tokenizer, fresh, HELDOUT_QUERIES)
 
 
 def split_jsonl(path: str, tokenizer, seq_len: int, most: int,
@@ -109,9 +147,14 @@ def draw_episodes(params, tokenizer, seed: int, seq_len: int) -> Episodes:
     if params.data != SUITE:
         data, data_queries = split_jsonl(params.data, tokenizer, seq_len, params.a_cycle.episodes,
                                          part_seed(seed, "data"))
-    return Episodes(tool=draw("tool_use", params.a_cycle.episodes, "heldout", seq_len),
-                    data=data,
-                    tool_queries=data_queries + prompts(draw("tool_use", trajectories, "train",
-                                                             seq_len)),
-                    persona=draw("persona", params.b_cycle.episodes, "heldout", persona_len),
-                    persona_queries=prompts(draw("persona", trajectories, "train", persona_len)))
+    tool = draw("tool_use", params.a_cycle.episodes, "heldout", seq_len)
+    persona = draw("persona", params.b_cycle.episodes, "heldout", persona_len)
+    pool = QUERY_POOL * trajectories
+    tool_queries = data_queries + one_length(
+        tokenizer, prompts(draw("tool_use", pool, "train", seq_len)), trajectories)
+    persona_queries = one_length(tokenizer, prompts(draw("persona", pool, "train", persona_len)),
+                                 trajectories)
+    return Episodes(tool=tool, data=data, tool_queries=tool_queries, persona=persona,
+                    persona_queries=persona_queries,
+                    tool_heldout=heldout_queries(tokenizer, tool + data, tool_queries),
+                    persona_heldout=heldout_queries(tokenizer, persona, persona_queries))

@@ -167,7 +167,12 @@ def test_user_jsonl_episodes_are_scored_with_the_suite_and_bad_files_are_refused
     params = BakingParams(**{**PARAMS, "data": str(path)})
     episodes = draw_episodes(params, suite_tokenizer(), 5, 128)
     assert len(episodes.data) == 3 and len(episodes.scored_tools) == 6
-    assert len(episodes.tool_queries) == 3 + PARAMS["bake"]["trajectories"]
+    lines = {f"What is {i} plus {i}?<|sep|>" for i in range(6)}
+    scored = {f"{ex.prompt}<|sep|>" for ex in episodes.data}
+    assert set(episodes.tool_queries[:3]) == lines - scored  # the rest of the file bakes
+    suite_queries = episodes.tool_queries[3:]
+    assert 1 <= len(suite_queries) <= PARAMS["bake"]["trajectories"]
+    assert len({len(suite_tokenizer()(q).input_ids) for q in suite_queries}) == 1  # one forward
     assert not set(episodes.heldout_queries("a")) & set(episodes.tool_queries)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x"}\n')
