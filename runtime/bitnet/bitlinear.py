@@ -12,9 +12,12 @@ first member's quantiser quantised. Latent weights stay fp32 and are what the op
 trains. A weight that is already ternary-valued (zeros and one magnitude g, e.g. a stored
 ternary layer made float by ``runtime.bitnet.trainable.to_float``) is first lifted to
 ``W / p`` (p: share of nonzeros), the latent weight whose absmean ternarisation is ``W``
-itself, so training starts from the function the model computed. A layer that already
-quantises its input (``input_quantizer``) gets the STE quantiser while attached and its own
-back on ``detach``.
+itself, so training starts from the function the model computed; on ``detach`` such a
+layer gets the ternary weight ``gamma W~`` of its trained latent weight (a ternary layer
+stays ternary: the model then computes what the STE forward did, and is stored as exactly
+that), while other layers keep their latent weights. A layer that already quantises its
+input (``input_quantizer``) gets the STE quantiser while attached and its own back on
+``detach``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from runtime.bitnet.quantizers import activation_ste, ternary_ste
+from runtime.bitnet.quantizers import (
+    activation_ste,
+    ternary_ste,
+    ternary_valued,
+    ternary_weight,
+)
 from runtime.utils.parametrized import remove_weight_parametrization
 
 
@@ -67,13 +75,10 @@ def hook_input_quantizer(linear: nn.Module):
 def lift_ternary_valued(weight: torch.Tensor) -> bool:
     """Scale a ternary-valued ``weight`` (zeros and +-g) by 1 / (share of nonzeros) in place,
     so that its absmean ternarisation is the weight as it was; True when it did."""
-    magnitudes = weight.abs()
-    nonzero = magnitudes[magnitudes != 0]
-    if nonzero.numel() == 0 or nonzero.numel() == weight.numel():
-        return False  # all zero, or no zeros: the absmean quantiser gives it back already
-    if not bool((nonzero == nonzero[0]).all()):
+    exact = ternary_valued(weight)
+    if exact is None:
         return False
-    weight.mul_(weight.numel() / nonzero.numel())
+    weight.mul_(exact[0].numel() / int(exact[0].count_nonzero()))
     return True
 
 
@@ -86,6 +91,7 @@ class BitLinearHandle:
     hooks: dict = field(default_factory=dict)  # name -> the input hook it registered
     called: set[str] = field(default_factory=set)
     previous: dict = field(default_factory=dict)  # name -> the input quantiser it had
+    lifted: set[str] = field(default_factory=set)  # ternary-valued when attached
 
     def unhooked(self) -> list[str]:
         """Attached layers whose module was not called since the last ``reset_calls``."""
@@ -96,7 +102,8 @@ class BitLinearHandle:
 
     def detach(self) -> None:
         """Remove the quantisers; the latent (trained) weights stay as the layers' weights,
-        registered in their original order."""
+        registered in their original order, except on layers that were ternary-valued when
+        attached: those get ``gamma W~`` of their latent weights."""
         for name, hook in self.hooks.items():
             hook.remove()
             self.modules[name]._input_hooked = False
@@ -106,6 +113,9 @@ class BitLinearHandle:
             else:
                 linear.input_quantizer = self.previous[name]
             remove_weight_parametrization(linear, self.orders[name])
+            if name in self.lifted:
+                with torch.no_grad():
+                    linear.weight.copy_(ternary_weight(linear.weight))
 
 
 def attach_bitlinear(model: nn.Module, modules: Sequence[str],
@@ -123,7 +133,8 @@ def attach_bitlinear(model: nn.Module, modules: Sequence[str],
         if not isinstance(linear, nn.Linear):
             raise ValueError(f"{name} is not a linear layer of this model")
         handle.orders[name] = tuple(linear._parameters)
-        lift_ternary_valued(linear.weight)
+        if lift_ternary_valued(linear.weight):
+            handle.lifted.add(name)
         parametrize.register_parametrization(linear, "weight", TernaryWeight(), unsafe=True)
         handle.modules[name] = linear
         handle.previous[name] = getattr(linear, "input_quantizer", None)

@@ -26,6 +26,19 @@ def absmean_codes(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.clamp(torch.round(w / (gamma + EPS)), -1, 1), gamma
 
 
+def ternary_valued(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(sign codes as int8, g) of a weight holding only 0 and +-g (g > 0, some zeros), else
+    None: a matrix that is already ternary. The absmean quantiser would give it the same
+    codes but the scale g x (share of nonzeros), a different function (without zeros it
+    gives the matrix back already)."""
+    w = weight.detach()
+    magnitudes = w.abs()
+    nonzero = magnitudes[magnitudes != 0]
+    if nonzero.numel() in (0, w.numel()) or not bool((nonzero == nonzero[0]).all()):
+        return None
+    return torch.sign(w).to(torch.int8), nonzero[0].float().clone()
+
+
 def ternary_weight(weight: torch.Tensor) -> torch.Tensor:
     """``gamma * W~`` (same shape and dtype), no gradient path."""
     codes, gamma = absmean_codes(weight)

@@ -23,7 +23,7 @@ from transformers.quantizers import register_quantization_config, register_quant
 from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
-from runtime.bitnet.quantizers import absmean_codes, quantize_activations
+from runtime.bitnet.quantizers import absmean_codes, quantize_activations, ternary_valued
 from runtime.formats import ternary_int8
 from runtime.formats.ternary_checks import check_headers, check_loaded, layer_digest
 from runtime.formats.ternary_packing import PACKINGS, pack_codes, packed_size, unpack_codes
@@ -61,14 +61,16 @@ def unpack_trits(packed: torch.Tensor, numel: int) -> torch.Tensor:
 
 def stored_codes(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     """The codes (int8, weight's shape) and scale to store ``linear`` as: its
-    ``ternary_source`` while the weight still equals it, else ``ternarize`` of the weight."""
+    ``ternary_source`` while the weight still equals it; a ternary-valued weight as it is,
+    losslessly (``runtime.bitnet.quantizers.ternary_valued``); else ``ternarize`` of it."""
     source = getattr(linear, "ternary_source", None)
-    weight = linear.weight.detach()
+    weight = linear.weight.detach().float()
     if source is not None and source.codes.shape == weight.shape:
         codes, scale = source.codes.to(weight.device), source.scale.to(weight.device)
-        if torch.equal(weight.float(), codes.float() * scale):
+        if torch.equal(weight, codes.float() * scale):
             return codes, scale
-    return ternarize(weight)
+    exact = ternary_valued(weight)
+    return exact if exact is not None else ternarize(weight)
 
 
 KERNELS = ("int8", "dense")  # how a TernaryLinear computes (``TernaryLinear.forward``)

@@ -80,12 +80,37 @@ def test_bitlinear_on_the_form_starts_from_the_stored_function_and_trains(make_m
         losses.append(loss.item())
     assert losses[-1] < losses[0]
     handle.detach()
-    out = save_model(model.eval(), None, tmp_path / "trained", form)
+    detached = model.eval()(input_ids=IDS).logits  # a ternary layer stays ternary
+    out = save_model(model, None, tmp_path / "trained", form)
     before, after = _ternary_tensors(first), _ternary_tensors(out)
     assert any(not torch.equal(before[k], after[k]) for k in before)  # training moved codes
     reloaded = AutoModelForCausalLM.from_pretrained(out).eval()
     assert ternary_form(reloaded) == form
-    assert torch.equal(reloaded(input_ids=IDS).logits, model(input_ids=IDS).logits)
+    assert torch.equal(reloaded(input_ids=IDS).logits, detached)
+
+
+def test_attached_and_detached_without_training_a_ternary_model_is_stored_as_it_was(
+        make_model, tmp_path):
+    first, model = _stored(make_model, tmp_path)
+    expected = model(input_ids=IDS).logits
+    form = to_float(model)
+    attach_bitlinear(model, form.modules, form.activation_bits).detach()
+    assert torch.allclose(model(input_ids=IDS).logits, expected, rtol=0, atol=1e-5)
+    before = _ternary_tensors(first)
+    after = _ternary_tensors(save_model(model, None, tmp_path / "again", form))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.endswith(".codes"))
+    assert all(torch.allclose(before[k], after[k], rtol=1e-6) for k in before)
+
+
+def test_a_ternary_valued_weight_is_stored_as_it_is():
+    linear = nn.Linear(8, 4, bias=False)
+    codes = torch.tensor([[1, 0, -1, 0, 1, 1, 0, -1]] * 4, dtype=torch.int8)
+    with torch.no_grad():
+        linear.weight.copy_(codes.float() * 0.3)
+    layer = TernaryLinear.from_linear(linear)
+    assert torch.equal(layer.unpacked_codes(), codes)
+    assert layer.scale.item() == pytest.approx(0.3, rel=1e-7)
+    assert torch.equal(layer.weight, linear.weight)
 
 
 def test_detach_gives_the_float_layers_their_own_quantiser_back(make_model, tmp_path):
