@@ -52,8 +52,9 @@ def ternarized(model_dir: Path, out: Path) -> Path:
                         activation_bits=8)
 
 
-def run_once(model: Path, params, seed: int) -> tuple[dict, list, float, int]:
-    """One run in a scratch directory: phase metrics, iteration records, seconds, peak RSS."""
+def run_once(model: Path, params, seed: int) -> tuple[dict, list, float, int, int]:
+    """One run in a scratch directory: phase metrics, iteration records, seconds, peak RSS
+    and its growth above the RSS at the start."""
     from runtime.kernels import InputModel, PhaseContext
     from runtime.measure import PhaseMeter
     from runtime.phases.baking import BakingKernel
@@ -67,12 +68,15 @@ def run_once(model: Path, params, seed: int) -> tuple[dict, list, float, int]:
         with PhaseMeter("cpu") as meter:
             result = BakingKernel().run(ctx, params, [InputModel(path=model, role="input")])
         saved = json.loads((result.models[0].path / "personas.json").read_text())
-    return result.metrics, saved["iterations"], meter.seconds, meter.peak_memory_bytes
+    return (result.metrics, saved["iterations"], meter.seconds, meter.peak_memory_bytes,
+            meter.above_start_bytes)
 
 
-def show(seed: int, metrics: dict, iterations: list, seconds: float, peak: int) -> None:
+def show(seed: int, metrics: dict, iterations: list, seconds: float, peak: int,
+         growth: int) -> None:
     """Print one run."""
-    print(f"seed {seed}: {seconds:.1f} s, peak RSS {peak / 2**20:.0f} MiB")
+    print(f"seed {seed}: {seconds:.1f} s, peak RSS {peak / 2**20:.0f} MiB "
+          f"({growth / 2**20:.0f} MiB above the start)")
     for it in iterations:
         persona = f"  persona {it['persona']!r} (baseline {it['baseline']:.3f})" \
             if it["cycle"] == "b" else f"  tool calls/episode {it['tool']['calls']:.2f}"

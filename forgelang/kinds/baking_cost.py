@@ -23,7 +23,7 @@ import math
 
 from forgelang.kinds import costs, pass_cost
 from forgelang.kinds import quietstar_cost as qc
-from forgelang.kinds.pass_cost import ANSWER_SHARE, FORWARD_OP_SHARE, LENGTH_GROUPS, Work
+from forgelang.kinds.pass_cost import ANSWER_SHARE, FORWARD_OP_SHARE, Work
 
 TERNARY_BITS = 8.0  # an input stored below this many bits a weight is a ternary model
 # Characters per token of a prompt's text for a byte-level vocabulary (our planning
@@ -48,12 +48,31 @@ def persona_length(p, vocab: int) -> float:
     return pass_cost.decode_steps(p.b_cycle.persona_tokens, mean)
 
 
+def distinct_lengths(p, rows: int, vocab: int, family: str | None = None) -> float:
+    """Expected distinct token lengths among ``rows`` suite examples (of ``family``, or of
+    every family) at the eval levels: the generate() calls / forwards per step, since rows
+    run in groups of one length. ``E = sum_x 1 - (1 - p_x)^rows`` over the length table."""
+    from forgelang.kinds import suite_lengths
+
+    table = (suite_lengths.PERCENTILES if vocab >= suite_lengths.BYTE_MIN_VOCAB
+             else suite_lengths.CHAR_PERCENTILES)
+    families = [family] if family else list(table)
+    mass: dict[int, float] = {}
+    for name in families:
+        for level in p.eval.levels:
+            points = table[name][level]
+            for x in points:
+                share = 1 / (len(points) * len(p.eval.levels) * len(families))
+                mass[x] = mass.get(x, 0.0) + share
+    return sum(1 - (1 - m) ** rows for m in mass.values())
+
+
 def family_length(p, vocab: int, family: str) -> float:
     """Mean encoded length of one suite example of ``family`` at the eval levels."""
     return costs.suite_batch_length(p.eval.levels, 1, 256, vocab, {family: 1.0})
 
 
-def answers(work: Work, cost, p, examples: int, length: float, groups: int) -> None:
+def answers(work: Work, cost, p, examples: int, length: float, groups: float) -> None:
     """Greedy answers to ``examples`` prompts of mean ``length`` tokens (suite example
     length, answer included), decoded in ``groups`` generate() calls per step."""
     steps = pass_cost.decode_steps(p.eval.max_new_tokens, length)
@@ -68,7 +87,8 @@ def kl_pass(work: Work, cost, p, vocab: int) -> None:
     """The held-out texts run once (the reference, or the KL of the current model)."""
     mean = costs.suite_batch_length(p.eval.levels, 1, 256, vocab)
     batches = math.ceil(p.eval.examples / p.eval.batch_size)
-    groups = batches * min(p.eval.batch_size, LENGTH_GROUPS)  # one forward per row length
+    rows = min(p.eval.batch_size, p.eval.examples)
+    groups = batches * distinct_lengths(p, rows, vocab)  # one forward per row length
     work.forward(cost, p.eval.examples, mean, groups * cost.train_ops_per_step(round(mean)))
 
 
@@ -76,7 +96,8 @@ def a_iteration(work: Work, cost, p, jsonl_lines: int = 0) -> None:
     """Tool episodes answered, the tool prompt baked, the KL to the input."""
     tool = family_length(p, cost.vocab_size, "tool_use")
     episodes = p.a_cycle.episodes + jsonl_lines
-    answers(work, cost, p, episodes, tool, min(episodes, LENGTH_GROUPS))
+    answers(work, cost, p, episodes, tool, distinct_lengths(p, episodes, cost.vocab_size,
+                                                            "tool_use"))
     qc.bake(work, cost, p.bake, text_tokens(p.a_cycle.prompt, cost.vocab_size),
             tool * (1 - ANSWER_SHARE))
     kl_pass(work, cost, p, cost.vocab_size)
@@ -93,7 +114,7 @@ def b_iteration(work: Work, cost, p) -> None:
     persona = family_length(p, cost.vocab_size, "persona")
     groups = b.personas + 1
     answers(work, cost, p, groups * b.episodes, persona + written * b.personas / groups,
-            groups * min(b.episodes, LENGTH_GROUPS))
+            groups * distinct_lengths(p, b.episodes, cost.vocab_size, "persona"))
     qc.bake(work, cost, p.bake, written, persona * (1 - ANSWER_SHARE))
     kl_pass(work, cost, p, cost.vocab_size)
 
@@ -102,8 +123,9 @@ def final_scores(work: Work, cost, p) -> None:
     """The result's tool score and its persona score without a persona prompt."""
     tool = family_length(p, cost.vocab_size, "tool_use")
     persona = family_length(p, cost.vocab_size, "persona")
-    answers(work, cost, p, p.a_cycle.episodes, tool, min(p.a_cycle.episodes, LENGTH_GROUPS))
-    answers(work, cost, p, p.b_cycle.episodes, persona, min(p.b_cycle.episodes, LENGTH_GROUPS))
+    a, b = p.a_cycle.episodes, p.b_cycle.episodes
+    answers(work, cost, p, a, tool, distinct_lengths(p, a, cost.vocab_size, "tool_use"))
+    answers(work, cost, p, b, persona, distinct_lengths(p, b, cost.vocab_size, "persona"))
 
 
 def phase_work(p, cost, ternary: bool) -> tuple[Work, int, int]:
