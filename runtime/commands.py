@@ -128,9 +128,12 @@ def runs(workspace=None, json: bool = False) -> int:
         return done
     from rich.table import Column, Table
 
-    table = Table("status", "recipe", "phases done", "current", "started")
-    table.columns.insert(0, Column("run", no_wrap=True, min_width=max(
-        [len(r["id"]) for r in rows] + [3])))  # an id is copied whole: never cut or wrapped
+    # an id is copied whole, a status is one word: never cut or wrapped; the other cells
+    # wrap rather than lose text
+    table = Table(Column("run", no_wrap=True, min_width=max([len(r["id"]) for r in rows] + [3])),
+                  Column("status", no_wrap=True, min_width=11),
+                  *(Column(name, overflow="fold") for name in ("recipe", "phases done",
+                                                               "current", "started")))
     for r in rows:
         current = f"{r['current_phase']} {r['progress']:.0f}%" if r["current_phase"] else ""
         table.add_row(r["id"], r["status"], r["recipe"], f"{r['done']}/{r['phases']}", current,
