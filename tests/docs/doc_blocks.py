@@ -5,7 +5,8 @@ A marker is an HTML comment on the line just before the fence (invisible when re
     <!-- example: reference -->              a listing (signatures, pseudocode, formats): not run
     <!-- example: output -->                 what a command printed: not run
     <!-- example: skip="why" -->             not run, for the reason given (e.g. minutes of work)
-    <!-- example: setup=smoke-model -->      python: names defined first (tests/docs/doc_setups.py)
+    <!-- example: setup=smoke-model -->      run first (tests/docs/doc_setups.py); python gets names
+    <!-- example: continues -->              python: goes on in the previous python block's names
     <!-- example: models="a=cognate b=llama" -->  seeded smoke models saved in these folders first
     <!-- example: inside="phase evomerge" --> forge: items of that block (wrapped before checking)
     <!-- example: fmt-before -->             forge: `forge fmt` turns it into the next block

@@ -1,7 +1,7 @@
 """What a documented example may assume exists before it runs.
 
-``<!-- example: setup=NAME -->`` before a python block runs ``SETUPS[NAME](folder)`` first
-and gives the block the names it returns; ``<!-- example: models="DIR=KIND ..." -->`` saves
+``<!-- example: setup=NAME -->`` before a block runs ``SETUPS[NAME](folder)`` first (in the
+document's folder) and gives a python block the names it returns; ``<!-- example: models="DIR=KIND ..." -->`` saves
 a seeded smoke model of KIND (``cognate`` or ``llama``, with the suite tokenizer) in each
 DIR first. Everything is seeded and smoke-sized (~50k parameters), so examples take
 seconds; the folder is the document's working folder (a copy of recipes/ is in it).
@@ -77,4 +77,29 @@ def thinker(folder: Path) -> dict:
     return {**names, "path": str(path)}
 
 
-SETUPS = {"smoke-model": smoke_model, "two-models": two_models, "thinker": thinker}
+SMOKE_RUN_SETS = ("cognate.pretrain_steps=2", "cognate.steps=1", "cognate.eval.examples=4",
+                  "cognate.eval.max_new_tokens=2", "evomerge.population=3",
+                  "evomerge.generations=1", "evomerge.eval.examples=4",
+                  "evomerge.eval.max_new_tokens=2")
+
+
+def smoke_run(folder: Path) -> dict:
+    """A workspace (./.forge) holding one run of the smoke recipe's cognate and evomerge
+    phases at the smallest scale (seconds), for examples that use a run's models."""
+    import contextlib
+    import io
+
+    from forgelang.cli import main
+
+    args = ["apply", "recipes/smoke.forge", "--only", "cognate,evomerge"]
+    args += [x for s in SMOKE_RUN_SETS for x in ("--set", s)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main(args)
+    if code != 0:
+        raise RuntimeError(f"setup smoke-run: forge apply exited {code}:\n{out.getvalue()[-1500:]}")
+    return {}
+
+
+SETUPS = {"smoke-model": smoke_model, "two-models": two_models, "thinker": thinker,
+          "smoke-run": smoke_run}

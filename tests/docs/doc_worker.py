@@ -106,14 +106,17 @@ def run_bash(block: dict, folder: Path) -> list[str]:
     return skipped
 
 
+NAMESPACES: dict[str, dict] = {}  # document -> the names its last python block left
+
+
 def run_python(block: dict, folder: Path) -> list[str]:
-    """Execute a python block (after its setup) with ``folder`` as the working folder."""
-    setup = block["markers"].get("setup")
-    namespace = {"__name__": "__main__"}
-    if setup:
-        if setup not in SETUPS:
-            raise ExampleFailed(f"unknown setup {setup!r}: one of {sorted(SETUPS)}")
-        namespace.update(SETUPS[setup](folder))
+    """Execute a python block with ``folder`` as the working folder, in a fresh namespace
+    holding its setup's names, or (``continues``) in the previous python block's."""
+    if "continues" in block["markers"]:
+        namespace = NAMESPACES.get(block["doc"], {"__name__": "__main__"})
+    else:
+        namespace = {"__name__": "__main__", **block.get("names", {})}
+    NAMESPACES[block["doc"]] = namespace
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(block["code"], block["id"], "exec"), namespace)  # noqa: S102 (our docs)
@@ -147,6 +150,11 @@ def run_block(block: dict, folder: Path) -> dict:
         for spec in block["markers"].get("models", "").split():
             directory, _, kind = spec.partition("=")
             save_model(folder / directory, kind or "cognate")
+        setup = block["markers"].get("setup")
+        if setup:
+            if setup not in SETUPS:
+                raise ExampleFailed(f"unknown setup {setup!r}: one of {sorted(SETUPS)}")
+            block = {**block, "names": SETUPS[setup](folder)}
         skipped = RUNNERS[block["lang"]](block, folder)
         status, detail = "passed", ""
     except (ExampleFailed, ForgeExampleFailed) as e:
