@@ -99,9 +99,11 @@ def load_calibrated(workspace: Path | str | None = None) -> dict[str, DeviceProf
         return {}
 
 
-def resolve(device: str, target: str | None = None) -> DeviceProfile:
-    """The profile to plan against for a recipe's ``device`` and optional ``target``."""
-    calibrated = load_calibrated()
+def resolve(device: str, target: str | None = None,
+            workspace: Path | str | None = None) -> DeviceProfile:
+    """The profile to plan against for a recipe's ``device`` and optional ``target``
+    (calibrated profiles from ``calibration_path(workspace)`` first)."""
+    calibrated = load_calibrated(workspace)
     if target:
         return calibrated.get(target) or BUILTIN[target]
     if device == "auto":

@@ -17,6 +17,7 @@ import json
 import time
 from dataclasses import asdict, replace
 from datetime import date
+from pathlib import Path
 
 from forgelang.devices import BUILTIN, DEFAULT_CUDA, DeviceProfile, calibration_path
 
@@ -135,14 +136,16 @@ def measure(device: str = "cpu", sizes: tuple[int, ...] = DEFAULT_SIZES,
                    source=f"calibrated {date.today().isoformat()}")
 
 
-def save(profiles: dict[str, DeviceProfile] | list[DeviceProfile]) -> str:
-    """Write profiles to ``calibration_path()`` as ``{"profiles": {name: fields}}``.
+def save(profiles: dict[str, DeviceProfile] | list[DeviceProfile],
+         path: str | Path | None = None) -> str:
+    """Write profiles to ``path`` (default ``calibration_path()``; ``calibration_path(ws)``
+    keeps them with a workspace) as ``{"profiles": {name: fields}}``.
 
     Profiles already saved under other names are kept. Returns the path written.
     """
     if not isinstance(profiles, dict):
         profiles = {p.name: p for p in profiles}
-    path = calibration_path()
+    path = Path(path) if path is not None else calibration_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         data = json.loads(path.read_text())

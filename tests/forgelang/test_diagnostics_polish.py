@@ -86,3 +86,20 @@ def test_calibration_lives_in_the_workspace_when_one_is_named(tmp_path, monkeypa
     (tmp_path / "ws" / "calibration.json").write_text(__import__("json").dumps(profile))
     assert calibration_path() == tmp_path / "ws" / "calibration.json"  # the default workspace's
     assert load_calibrated()["cpu"].peak_flops == 1e11
+
+
+def test_calibrate_saves_into_the_workspace_and_plans_read_it_there(tmp_path, monkeypatch):
+    from forgelang.devices import BUILTIN, resolve
+    from runtime.calibrate import save
+
+    monkeypatch.delenv("FORGE_CALIBRATION", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("FORGE_WORKSPACE", str(tmp_path / "default-ws"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    measured = __import__("dataclasses").replace(BUILTIN["cpu"], peak_flops=7e10)
+    written = save({"cpu": measured}, path=calibration_path(ws))
+    assert written == str(ws / "calibration.json")
+    assert not user_calibration_path().exists()  # the user's file is left alone
+    assert resolve("cpu", workspace=ws).peak_flops == 7e10
+    assert resolve("cpu").peak_flops == BUILTIN["cpu"].peak_flops
