@@ -42,7 +42,9 @@ def results(tmp_path_factory) -> dict:
     blocks_file, results_file = base / "blocks.json", base / "results.jsonl"
     blocks_file.write_text(json.dumps(_runnable(BLOCKS)))
     env = {**os.environ, "PYTHONPATH": repo_pythonpath(), "FORGE_THREADS": "1",
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "WANDB_SILENT": "true"}
+           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "WANDB_SILENT": "true",
+           "FORGE_CALIBRATION": str(base / "calibration.json"),  # never the user's files
+           "FORGE_CACHE_DIR": str(base / "plans")}
     env.pop("FORGE_WORKSPACE", None)
     done = subprocess.run([sys.executable, "-m", "tests.docs.doc_worker", str(blocks_file),
                            str(results_file), str(base / "docs")], cwd=ROOT, env=env,
@@ -81,3 +83,42 @@ def test_every_document_is_read():
     docs = {b.doc for b in BLOCKS}
     assert {"README.md", "docs/language.md", "docs/runtime.md"} <= docs
     assert len(BLOCKS) >= 30
+
+
+def test_blocks_markers_and_fences_are_read(tmp_path, monkeypatch):
+    import tests.docs.doc_blocks as doc_blocks
+
+    monkeypatch.setattr(doc_blocks, "ROOT", tmp_path)
+    page = tmp_path / "page.md"
+    page.write_text('x\n\n<!-- example: skip="too slow" -->\n```python\nprint(1)\n```\n\n'
+                    "```\nplain\n```\n\n- item:\n  ```hcl\n  phase cognate { }\n  ```\n")
+    slow, plain, indented = doc_blocks.extract(page)
+    assert (slow.line, slow.lang, slow.code, slow.skip_reason()) == (4, "python", "print(1)\n",
+                                                                      "too slow")
+    assert "no language" in fence_problem(plain)
+    assert indented.code == "phase cognate { }\n" and "```forge" in fence_problem(indented)
+
+
+def test_fragments_are_wrapped_in_a_minimal_recipe():
+    from tests.docs.doc_forge import ForgeExampleFailed, as_recipe
+
+    gate = as_recipe("gate quietstar {\n  coherence > 0\n}\n", None)
+    assert gate.startswith("forge 1") and "phase cognate { models = 1" in gate
+    assert gate.index("phase quietstar { }") < gate.index("gate quietstar")
+    assert as_recipe("forge 1\nrecipe \"x\" { }\n", None) == "forge 1\nrecipe \"x\" { }\n"
+    assert "phase evomerge {\nfitness = 1\n}" in as_recipe("fitness = 1\n", "phase evomerge")
+    with pytest.raises(ForgeExampleFailed, match="inside="):
+        as_recipe("fitness = 1\n", None)
+
+
+def test_bash_lines_run_at_smoke_scale():
+    from tests.docs.doc_worker import SMOKE_SETS, bash_commands, smoke_args
+
+    assert bash_commands("pip install x && forge apply a.forge  # go\n\n# note\nforge runs\n") \
+        == ["pip install x", "forge apply a.forge", "forge runs"]
+    applied = smoke_args(["apply", "recipes/tiny.forge"])
+    assert applied[:2] == ["apply", "recipes/smoke.forge"] and applied[-2:] == ["--only", "cognate"]
+    assert all(s in applied for s in SMOKE_SETS)
+    assert smoke_args(["apply", "plan.json", "--only", "evomerge"]) == \
+        ["apply", "plan.json", "--only", "evomerge"]
+    assert smoke_args(["validate", "recipes/tiny.forge"]) == ["validate", "recipes/smoke.forge"]
