@@ -7,7 +7,8 @@ of ``--new-tokens`` tokens after a ``--prompt-tokens`` prompt, the variants inte
 round by round so that load on a shared machine falls on all of them alike. Variants:
 
 - ``fp32``: the float model;
-- ``ternary/int8``: ``TernaryLinear``'s default kernel (int8 activations x int8 codes,
+- ``ternary/auto``: ``TernaryLinear``'s default: int8 on large matrices, dense on small;
+- ``ternary/int8``: every layer on the int8 kernel (int8 activations x int8 codes,
   ``runtime.formats.ternary_int8``);
 - ``ternary/dense``: the dequantised reference (a cached float32 ``gamma * codes``).
 
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("fp32", "ternary/int8", "ternary/dense")
+VARIANTS = ("fp32", "ternary/auto", "ternary/int8", "ternary/dense")
 
 
 def build(size: str):

@@ -73,7 +73,12 @@ def stored_codes(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     return exact if exact is not None else ternarize(weight)
 
 
-KERNELS = ("int8", "dense")  # how a TernaryLinear computes (``TernaryLinear.forward``)
+KERNELS = ("auto", "int8", "dense")  # how a TernaryLinear computes (``TernaryLinear.forward``)
+# ``auto`` uses the int8 kernel from this many weights a matrix (our choice, measured with
+# benchmarks/bitnet_speed.py: on the Cognate tiny model's 128-wide matrices, <= 65,536
+# weights, the int8 kernel's extra tensor ops cost more than its matmul saves; on the
+# 28.8M-parameter Llama's, >= 262,144 weights, it was the faster)
+INT8_MIN_WEIGHTS = 2**17
 
 
 class TernaryLinear(nn.Module):
@@ -81,13 +86,14 @@ class TernaryLinear(nn.Module):
 
     ``weight`` is the dequantised (out, in) matrix gamma * W~, built on first use, so code
     that reads ``.weight`` (fused projections) works unchanged. ``kernel`` says how
-    ``forward`` computes: ``"int8"`` (default) multiplies the integer activations by the
-    codes as an int8 matmul (``runtime.formats.ternary_int8``) where that is exact (CPU,
-    inputs quantised to <= 8 bits, no gradient being recorded), else falls back to
-    ``"dense"``: ``linear(quantised input, weight)``.
+    ``forward`` computes: ``"int8"`` multiplies the integer activations by the codes as an
+    int8 matmul (``runtime.formats.ternary_int8``) where that is exact (CPU, inputs
+    quantised to <= 8 bits, no gradient being recorded), else falls back to ``"dense"``:
+    ``linear(quantised input, weight)``; ``"auto"`` (default) is ``"int8"`` for matrices of
+    at least ``INT8_MIN_WEIGHTS`` weights and ``"dense"`` below.
     """
 
-    kernel = "int8"
+    kernel = "auto"
 
     def __init__(self, in_features: int, out_features: int, bias: bool, packing: str = "base3"):
         # memory: the int8 kernel keeps 1 byte a weight (fbgemm's packed codes); ``weight``
@@ -134,6 +140,10 @@ class TernaryLinear(nn.Module):
             self._dense = (self._version(), self.unpacked_codes().float() * self.scale)
         return self._dense[1]
 
+    def _uses_int8(self) -> bool:
+        return self.kernel == "int8" or (
+            self.kernel == "auto" and self.in_features * self.out_features >= INT8_MIN_WEIGHTS)
+
     def int8_weights(self) -> ternary_int8.Int8Weights:
         """The codes prepacked for the int8 matmul; rebuilt when the codes change."""
         version = (*self._version(), self.activation_bits)
@@ -143,7 +153,7 @@ class TernaryLinear(nn.Module):
         return self._int8[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.kernel == "int8" and self.input_quantizer is not None
+        if (self._uses_int8() and self.input_quantizer is not None
                 and not torch.is_grad_enabled()
                 and ternary_int8.fits(self.in_features, self.activation_bits, x.device)):
             return ternary_int8.int8_linear(x, self.int8_weights(), self.bias)

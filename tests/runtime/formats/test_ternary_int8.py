@@ -9,17 +9,24 @@ from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 from runtime.bitnet.quantizers import quantize_activations
 from runtime.formats import ternary_int8
-from runtime.formats.ternary import TernaryLinear, convert, save_ternary, use_kernel
+from runtime.formats.ternary import (
+    INT8_MIN_WEIGHTS,
+    TernaryLinear,
+    convert,
+    save_ternary,
+    use_kernel,
+)
 
 pytestmark = pytest.mark.skipif(not ternary_int8.available(),
                                 reason="this PyTorch has no quantized CPU linear")
 TOLERANCE = 1e-5  # of the output's largest magnitude: float32 rounding of the reference
 
 
-def _layer(in_features, out_features, bits, bias=True, seed=0):
+def _layer(in_features, out_features, bits, bias=True, seed=0, kernel="int8"):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(in_features, out_features, bias=bias))
     convert(model, ["0"], activation_bits=bits)
+    use_kernel(model, kernel)
     return model[0]
 
 
@@ -100,6 +107,18 @@ def test_greedy_generation_is_the_same_with_either_kernel(tmp_path):
     assert torch.allclose(dense_logits, int8_logits, rtol=0,
                           atol=1e-4 * dense_logits.abs().max())
     assert torch.equal(dense_ids, int8_ids)
+
+
+def test_auto_uses_int8_on_large_matrices_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ternary_int8, "int8_linear",
+                        lambda *a, real=ternary_int8.int8_linear: calls.append(1) or real(*a))
+    small, large = _layer(64, 64, 8, kernel="auto"), _layer(512, 256, 8, kernel="auto")
+    with torch.no_grad():
+        small(torch.randn(1, 64))
+        assert calls == []
+        large(torch.randn(1, 512))
+    assert calls == [1] and 512 * 256 >= INT8_MIN_WEIGHTS > 64 * 64
 
 
 def test_an_unknown_kernel_is_refused():
