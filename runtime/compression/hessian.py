@@ -16,7 +16,8 @@ import torch
 @torch.no_grad()
 def input_hessians(model, modules: Sequence[str], sequences: Sequence[Sequence[int]],
                    device: str, should_stop=lambda: False) -> dict[str, torch.Tensor]:
-    """H (in, in), float64, of each named module, from ``sequences`` of token ids.
+    """H (in, in), float32 (sums of float32 products; the Cholesky runs in float64), of
+    each named module, from ``sequences`` of token ids.
 
     A layer that saw no token gets H = 0 (the caller damps it).
     """
@@ -25,7 +26,7 @@ def input_hessians(model, modules: Sequence[str], sequences: Sequence[Sequence[i
 
     def hook_for(name):
         def hook(_module, args):
-            x = args[0].detach().reshape(-1, args[0].shape[-1]).double()  # (tokens, in)
+            x = args[0].detach().reshape(-1, args[0].shape[-1]).float()  # (tokens, in)
             sums[name] = x.T @ x if sums[name] is None else sums[name] + x.T @ x
             counts[name] += x.shape[0]
         return hook
@@ -42,7 +43,6 @@ def input_hessians(model, modules: Sequence[str], sequences: Sequence[Sequence[i
     out = {}
     for name in modules:
         width = model.get_submodule(name).in_features
-        total = sums[name] if sums[name] is not None else torch.zeros(width, width,
-                                                                     dtype=torch.float64)
+        total = sums[name] if sums[name] is not None else torch.zeros(width, width)
         out[name] = 2 * total.cpu() / max(1, counts[name])
     return out

@@ -19,7 +19,6 @@ compressed layer quantises its input per token, as the input model did.
 from __future__ import annotations
 
 import hashlib
-import math
 from functools import partial
 from pathlib import Path
 
@@ -32,20 +31,29 @@ from transformers.utils.quantization_config import QuantizationConfigMixin
 from runtime.bitnet.quantizers import quantize_activations
 from runtime.compression import hyper, seedlm, vptq
 from runtime.compression.codes import LayerCode, Layout, meta_int
-from runtime.formats.ternary import TRITS_PER_BYTE, unpack_trits
+from runtime.formats.ternary_packing import PACKINGS, packed_size, unpack_codes
 
 NAME = "forge_compressed"
 SHARED = "compression_codebooks"  # the module holding shared codebooks
 MAX_LAYERS = 100_000  # a config listing more is refused before anything is built
 
 
+def _packing(meta: dict) -> str:
+    packing = meta.get("packing", "base3")
+    if packing not in PACKINGS:
+        raise ValueError(f"{NAME}: unknown ternary packing {packing!r}")
+    return packing
+
+
 def _ternary_layout(meta: dict, shape: tuple[int, int]) -> Layout:
-    return {"codes": ((math.ceil(shape[0] * shape[1] / TRITS_PER_BYTE),), torch.uint8),
+    """A BitNet layer kept as it was: its packed codes and scale (``forge_ternary``'s)."""
+    return {"codes": ((packed_size(shape[0] * shape[1], _packing(meta)),), torch.uint8),
             "scale": ((), torch.float32)}
 
 
 def _ternary_decode(code: LayerCode, shared) -> torch.Tensor:
-    codes = unpack_trits(code.tensors["codes"], code.shape[0] * code.shape[1])
+    codes = unpack_codes(code.tensors["codes"], code.shape[0] * code.shape[1],
+                         _packing(code.meta))
     return codes.view(code.shape).float() * code.tensors["scale"].float()
 
 

@@ -29,7 +29,8 @@ def target_modules(model: nn.Module) -> list[str]:
 def input_form(module: nn.Module) -> LayerCode | None:
     """A ternary layer's stored code; None for a dense layer."""
     if isinstance(module, TernaryLinear):
-        return LayerCode("ternary", (module.out_features, module.in_features), {},
+        return LayerCode("ternary", (module.out_features, module.in_features),
+                         {"packing": module.packing},
                          {"codes": module.codes.detach().clone(),
                           "scale": module.scale.detach().clone()})
     return None
