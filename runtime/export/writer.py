@@ -52,9 +52,12 @@ def export_model(found: FoundModel, out_dir: Path, workspace: Path) -> ExportRes
     """Export ``found`` into ``out_dir`` (new, or empty), written aside and renamed in place.
 
     Raises:
-        ExportError: ``out_dir`` is not new or empty.
+        ExportError: ``out_dir`` is not new or empty, or lies inside the model's directory.
         ValueError: the model does not load (for a stored form that must be converted).
     """
+    if Path(out_dir).resolve().is_relative_to(found.path.resolve()):
+        raise ExportError(f"{out_dir} is inside the model directory {found.path}; export "
+                          "somewhere else")
     out_dir = _target(Path(out_dir))
     staging = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()

@@ -126,3 +126,9 @@ def test_an_occupied_target_is_refused_and_left_alone(ws, tmp_path, capsys):
     assert model_commands.export(workspace, "cognate", out) == 2
     assert "is not an empty directory" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    inside = tmp_path / "llama" / "export"
+    from tests.runtime.phases.kernel_inputs import llama_input
+
+    llama_input(tmp_path / "llama")
+    assert model_commands.export(workspace, str(tmp_path / "llama"), inside) == 2
+    assert "is inside the model directory" in capsys.readouterr().err and not inside.exists()
