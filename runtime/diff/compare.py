@@ -135,8 +135,8 @@ def model_rows(phase: str, pa: dict | None, pb: dict | None) -> list[dict]:
     mb = _models_by_role(pb) if pb else {}
     rows = []
     for role in list(ma) + [r for r in mb if r not in ma]:
-        sa = ma[role]["sha256"] if role in ma else None
-        sb = mb[role]["sha256"] if role in mb else None
+        sa = str(ma[role]["sha256"]) if role in ma else None
+        sb = str(mb[role]["sha256"]) if role in mb else None
         rows.append({"phase": phase, "role": role, "sha256_a": sa, "sha256_b": sb,
                      "same": sa is not None and sa == sb})
     return rows

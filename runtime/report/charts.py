@@ -54,6 +54,8 @@ def lines(title: str, series: Sequence[Series], ylabel: str = "", logy: bool = F
           xlabel: str = "step") -> str:
     """Curves over steps in one panel; the first ``MAX_LINES`` are drawn. ``logy``: a log
     axis when the values are positive and span more than ``LOG_SPAN``."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax,) = figure()
     with _rc():
         for s in series[:MAX_LINES]:
@@ -62,6 +64,7 @@ def lines(title: str, series: Sequence[Series], ylabel: str = "", logy: bool = F
         values = [v for s in series[:MAX_LINES] for v in s.values]
         if logy and values and min(values) > 0 and max(values) >= LOG_SPAN * min(values):
             _log_y(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and generations
         if len(series) > MAX_LINES:
             title = f"{title} (first {MAX_LINES} of {len(series)} curves)"
         _labels(ax, title, xlabel, ylabel)
@@ -82,8 +85,13 @@ def estimate_vs_measured(names: Sequence[str], estimated: Sequence[dict],
             got = [_scaled(m.get(key), unit) for m in measured]
             ax.bar([i - 0.2 for i in x], est, width=0.4, label="estimate", color=PALETTE[0])
             ax.bar([i + 0.2 for i in x], got, width=0.4, label="measured", color=PALETTE[1])
+            shown = [v for v in est + got if v == v and v > 0]  # v == v: not NaN
+            log = bool(shown) and max(shown) >= LOG_SPAN * min(shown)  # a bar would vanish
+            if log:
+                _log_y(ax)
+                ax.set_ylim(bottom=min(shown) / 3)  # the smallest bar stays visible
             ax.set_xticks(list(x), list(names), rotation=30 if len(names) > 4 else 0)
-            _labels(ax, label, "", "")
+            _labels(ax, f"{label}, log scale" if log else label, "", "")
             ax.legend(fontsize=7)
     return to_svg(fig)
 
@@ -128,7 +136,8 @@ def waterfall(title: str, start: tuple[str, float], steps: Sequence[tuple[str, f
 
 def scatter(title: str, points: Sequence[tuple[float, float]], xlabel: str, ylabel: str,
             front: Sequence[tuple[float, float]] = ()) -> str:
-    """Points in two objectives, with the front (sorted by x) drawn as a step line."""
+    """Points in two objectives, with the front drawn as a line through its points sorted
+    by x (no staircase: whether an objective is minimised is not ours to assume)."""
     fig, (ax,) = figure(width=5.5, height=3.6)
     with _rc():
         if points:
@@ -137,7 +146,7 @@ def scatter(title: str, points: Sequence[tuple[float, float]], xlabel: str, ylab
         if front:
             ordered = sorted(front)
             ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o",
-                    color=PALETTE[3], drawstyle="steps-post", label="Pareto front")
+                    color=PALETTE[3], label="Pareto front")
         _labels(ax, title, xlabel, ylabel)
         ax.legend(fontsize=7)
     return to_svg(fig)
@@ -161,4 +170,5 @@ def _labels(ax, title: str, xlabel: str, ylabel: str) -> None:
 
 
 def _scaled(value, unit: float) -> float:
-    return 0.0 if value is None else value / unit
+    """``value / unit``; NaN (no bar) when it is missing."""
+    return float("nan") if value is None else value / unit

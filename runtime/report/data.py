@@ -92,9 +92,9 @@ def _phase_series(registry, phase: dict) -> list[Series]:
                           "phase_run_id = ? AND step IS NOT NULL ORDER BY id", (source,))
     curves: dict[tuple[str, int | None], list[tuple[int, float]]] = {}
     for r in rows:
-        value = r["value"]
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            curves.setdefault((r["name"], r["model_id"]), []).append((int(r["step"]), value))
+        value, step = finite(r["value"]), r["step"]
+        if value is not None and isinstance(step, int):  # a damaged row is left out
+            curves.setdefault((str(r["name"]), r["model_id"]), []).append((step, value))
     out = []
     for (name, model_id), points in curves.items():
         points = _thin(sorted(points))

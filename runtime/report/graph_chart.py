@@ -53,21 +53,24 @@ def dag(title: str, nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> 
         columns.setdefault(depth[n.key], []).append(n)
     tallest = max((len(c) for c in columns.values()), default=1)
     width = min(12.0, max(5.0, 1.9 * len(columns)))
-    fig, (ax,) = figure(width=width, height=max(1.6, 0.75 * tallest + 0.6))
+    fig, (ax,) = figure(width=width, height=max(1.1, 0.7 * tallest + 0.4))
     where = {}
     for col, members in columns.items():
         for row, n in enumerate(members):
             where[n.key] = (col, (tallest - 1) / 2 - row + (len(members) - 1) / 2)
     with _rc():
+        boxes = {n.key: ax.text(*where[n.key], n.label, ha="center", va="center", fontsize=8,
+                                bbox={"boxstyle": "round,pad=0.4", "edgecolor": "#777777",
+                                      "facecolor": STATUS_COLORS.get(n.status, "#ffffff")})
+                 for n in nodes}
         for src, dst in edges:
-            if src in where and dst in where and src != dst:
-                ax.annotate("", xy=where[dst], xytext=where[src],
+            if src in boxes and dst in boxes and src != dst:
+                # from the right edge of the input's text to the left edge of its consumer's,
+                # shrunk by the box padding, so the arrow head shows
+                ax.annotate("", xy=(0, 0.5), xycoords=boxes[dst], xytext=(1, 0.5),
+                            textcoords=boxes[src],
                             arrowprops={"arrowstyle": "-|>", "color": PALETTE[7],
-                                        "shrinkA": 38, "shrinkB": 38})
-        for n in nodes:
-            ax.text(*where[n.key], n.label, ha="center", va="center", fontsize=8,
-                    bbox={"boxstyle": "round,pad=0.4", "facecolor":
-                          STATUS_COLORS.get(n.status, "#ffffff"), "edgecolor": "#777777"})
+                                        "shrinkA": 6, "shrinkB": 6})
         ax.set_xlim(-0.6, max(columns, default=0) + 0.6)
         ax.set_ylim(-0.6, tallest - 0.4)
         ax.set_title(title, fontsize=10, loc="left")

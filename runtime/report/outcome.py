@@ -24,11 +24,11 @@ def lineage(data: RunData) -> Section | None:
     ordered = sorted(nodes.values(), key=lambda m: m["id"])
     charts_ = []
     if len(ordered) <= MAX_GRAPH_NODES:
-        boxes = [Node(str(m["id"]), f"{m['phase']} / {m['role']}\n{m['sha256'][:12]}",
+        boxes = [Node(str(m["id"]), f"{m['phase']} / {m['role']}\n{str(m['sha256'])[:12]}",
                       "completed" if m["run_id"] == data.run_id else "cached") for m in ordered]
         charts_.append(dag("", boxes, edges))
-    rows = [[str(m["id"]), m["phase"], m["kind"], m["role"], m["sha256"][:16],
-             f"{m['params']:,}", bytes_text(m["size_bytes"]),
+    rows = [[str(m["id"]), m["phase"], m["kind"], m["role"], str(m["sha256"])[:16],
+             _count(m["params"]), bytes_text(finite(m["size_bytes"])),
              number(finite(m["metrics"].get("accuracy"))), m["run_id"], _details(m)]
             for m in ordered]
     table = Table(["model", "phase", "kind", "role", "sha256", "params", "size", "accuracy",
@@ -84,7 +84,7 @@ def retention_and_size(data: RunData) -> Section | None:
 
 def _output_metrics(phase: dict) -> dict:
     """The phase's metrics with those of its largest output model on top."""
-    largest = max(phase["models"], key=lambda m: m["size_bytes"])
+    largest = max(phase["models"], key=lambda m: finite(m["size_bytes"]) or 0)
     return {**phase["metrics"], **largest["metrics"]}
 
 

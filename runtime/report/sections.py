@@ -69,9 +69,9 @@ def estimates(data: RunData) -> Section | None:
     phases = [p for p in data.run["phases"] if p["measured"]["seconds"] is not None]
     if not phases:
         return None
-    chart = charts.estimate_vs_measured([p["name"] for p in phases],
-                                        [p["estimate"] for p in phases],
-                                        [p["measured"] for p in phases])
+    chart = charts.estimate_vs_measured([str(p["name"]) for p in phases],
+                                        [_figures(p["estimate"]) for p in phases],
+                                        [_figures(p["measured"]) for p in phases])
     rows = [[p["name"], p["kind"], p["status"],
              seconds_text(finite(p["estimate"].get("seconds"))),
              seconds_text(p["measured"]["seconds"]), _ratio(p["ratio"]["seconds"]),
@@ -83,6 +83,11 @@ def estimates(data: RunData) -> Section | None:
     note = ("A cached phase shows what the run it reuses measured. Peak memory is what the "
             "phase runner measured for the phase.")
     return Section("estimates", "Estimate against measured", note, [chart], [table])
+
+
+def _figures(found: dict) -> dict[str, float | None]:
+    """Seconds and peak memory as finite numbers or None (the registry is untrusted)."""
+    return {k: finite(found.get(k)) for k in ("seconds", "peak_memory_bytes")}
 
 
 def _ratio(value) -> str:

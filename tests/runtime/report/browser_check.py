@@ -100,5 +100,7 @@ def assert_rendered(page: Path, work: Path) -> dict:
     assert len(seen["charts"]) == charts > 0
     for i, chart in enumerate(seen["charts"]):
         assert chart["width"] > 100 and chart["height"] > 50, (i, chart)
-        assert chart["shapes"] >= 10, (i, chart)
+        # a blank figure draws 1 shape (its background); the smallest real chart here, a
+        # lineage of two boxes and an arrow, draws 9
+        assert chart["shapes"] >= 5, (i, chart)
     return seen

@@ -116,3 +116,19 @@ def test_the_page_is_self_contained(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<link" not in html and "@import" not in html
     assert html.count("<svg") == len(re.findall(r'<figure class="chart">\s*<svg', html)) >= 8
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE models SET params = 'x', size_bytes = 'y', sha256 = 5, role = 7",
+    "UPDATE metrics SET value = 'z' WHERE id % 3 = 0",
+    "UPDATE metrics SET step = 's' WHERE id % 2 = 0",
+    "UPDATE gate_verdicts SET value = 'w', threshold = 'q', passed = 'r'",
+    "UPDATE runs SET created_at = 'x', finished_at = 'y'",
+])
+def test_damaged_values_are_left_out_not_a_crash(tmp_path, damage):
+    """SQLite keeps text in a numeric column; the page shows '-' or drops the point."""
+    write_run(tmp_path, "run-1")
+    with ModelRegistry(tmp_path) as reg:
+        reg._conn.execute(damage)
+    html = render(_data(tmp_path))
+    assert html.rstrip().endswith("</html>") and "<svg" in html
