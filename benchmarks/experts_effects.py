@@ -32,7 +32,7 @@ TINY = dict(self_analysis={"samples_per_skill": 16, "max_experts": 2},
             mixing={"cem_population": 8, "iterations": 3, "examples": 8},
             eval={"examples": 24, "max_new_tokens": 12, "batch_size": 24})
 SHOWN = ("input_accuracy", "chosen.accuracy", "skill.base_mean", "chosen.skill_mean",
-         "classification.accuracy", "pareto.size", "pareto.spread.accuracy",
+         "classification.accuracy", "pareto.size", "pareto.distinct", "pareto.spread.accuracy",
          "pareto.spread.retention", "mixing.best_accuracy", "mixing.base_accuracy")
 
 
@@ -64,7 +64,7 @@ def summary_rows(runs: list[dict[str, float]]) -> list[tuple[str, list[float]]]:
     extra = {n for r in runs for n in r
              if n.startswith(prefixes) or (n.startswith("skill.") and n.endswith(".base"))}
     names += sorted(extra - set(names))
-    return [(n, [r[n] for r in runs if n in r]) for n in names]
+    return [(n, [r.get(n) for r in runs]) for n in names]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,10 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     params = {**TINY, "svf": {**TINY["svf"], **({"steps": args.steps} if args.steps else {})}}
     runs = [run_once(args.model_dir.resolve(), seed, params) for seed in args.seeds]
     print(f"{'metric':44s} " + " ".join(f"seed {s:>4d}" for s in args.seeds) + "   mean ± sd")
-    for name, values in summary_rows(runs):
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        cells = " ".join(f"{v:9.4f}" for v in values)
-        print(f"{name:44s} {cells}   {statistics.fmean(values):.4f} ± {sd:.4f}")
+    for name, values in summary_rows(runs):  # None: not measured with that seed
+        there = [v for v in values if v is not None]
+        sd = statistics.stdev(there) if len(there) > 1 else 0.0
+        cells = " ".join(f"{v:9.4f}" if v is not None else f"{'-':>9s}" for v in values)
+        print(f"{name:44s} {cells}   {statistics.fmean(there):.4f} ± {sd:.4f}")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,11 @@ def expert_metrics(skill: str, scores: Mapping[str, float],
 
 
 def front_metrics(front: Sequence[Point], objectives: Sequence[str]) -> dict[str, float]:
-    """``pareto.size`` and, per objective, the range of its values on the front."""
-    out = {"pareto.size": float(len(front))}
+    """``pareto.size``, ``pareto.distinct`` (distinct objective vectors: mixes that tie on
+    every objective are all non-dominated) and, per objective, the range of its values."""
+    out = {"pareto.size": float(len(front)),
+           "pareto.distinct": float(len({tuple(objective_vector(p.result, objectives))
+                                         for p in front}))}
     for objective in objectives:
         key = OBJECTIVES[objective][0]
         values = [p.result[key] for p in front]

@@ -72,6 +72,8 @@ def test_the_output_loads_with_its_experts_and_front(source, tmp_path):
         p["index"] for p in front["front"]]
     assert len(front["evaluations"]) == result.metrics["nsga2.evaluations"] == 8
     assert result.metrics["pareto.size"] == len(front["front"])
+    distinct = {tuple(p["objectives"]) for p in front["front"]}
+    assert result.metrics["pareto.distinct"] == len(distinct) >= 1
     model = AutoModelForCausalLM.from_pretrained(out.path).eval()
     ternary = any(isinstance(m, TernaryLinear) for m in model.modules())
     assert ternary == source.path.name.startswith("ternary")
