@@ -33,8 +33,7 @@ def _parameters(console, changes: list[dict], Table) -> None:
     if not changes:
         console.print("\nparameters: the same in both plans", markup=False)
         return
-    table = Table("parameter", "A", "B", title=f"parameters that differ ({len(changes)})",
-                  title_justify="left")
+    table = _table(Table, f"parameters that differ ({len(changes)})", "parameter", "A", "B")
     for c in changes:
         table.add_row(_plain(c["key"]), _plain(_absent(c["a"])), _plain(_absent(c["b"])))
     console.print(table)
@@ -49,12 +48,17 @@ def _phase(console, phase: dict, Table) -> None:
     same = len(phase["metrics"]) - len(rows)
     status = f"A {phase['status_a'] or 'absent'}, B {phase['status_b'] or 'absent'}"
     title = f"{phase['phase']} ({status})"
+    if phase["status_a"] is None or phase["status_b"] is None:  # nothing to compare with
+        side = "B" if phase["status_a"] is None else "A"
+        console.print(f"\n{title}: {len(rows)} figures in {side} only (--json lists them)",
+                      markup=False, soft_wrap=True)
+        return
     if not rows:
         console.print(f"\n{title}: {same} figures, all equal", markup=False, soft_wrap=True)
         return
-    table = Table("metric", "A", "B", "change", "%", title=title, title_justify="left",
-                  caption=f"{same} more figures equal" if same else None,
-                  caption_justify="left")
+    table = _table(Table, title, "metric", "A", "B", "change", "%")
+    if same:
+        table.caption, table.caption_justify = f"{same} more figures equal", "left"
     for r in rows:
         table.add_row(_plain(r["name"]), _value(r["name"], r["a"]), _value(r["name"], r["b"]),
                       _signed(r["name"], r["change"]), _percent(r["relative"]))
@@ -85,8 +89,7 @@ def _percent(relative) -> str:
 def _models(console, rows: list[dict], Table) -> None:
     if not rows:
         return
-    table = Table("phase", "role", "A sha256", "B sha256", "same", title="models",
-                  title_justify="left")
+    table = _table(Table, "models", "phase", "role", "A sha256", "B sha256", "same")
     for r in rows:
         table.add_row(_plain(r["phase"]), _plain(r["role"]), _sha(r["sha256_a"]),
                       _sha(r["sha256_b"]), "yes" if r["same"] else "no")
@@ -100,7 +103,7 @@ def _sha(sha) -> str:
 def _gates(console, rows: list[dict], Table) -> None:
     if not rows:
         return
-    table = Table("after phase", "gate", "A", "B", title="gates", title_justify="left")
+    table = _table(Table, "gates", "after phase", "gate", "A", "B")
     for r in rows:
         table.add_row(_plain(r["phase"]), _plain(r["expression"]),
                       _verdict(r["passed_a"], r["value_a"]), _verdict(r["passed_b"], r["value_b"]))
@@ -111,6 +114,14 @@ def _verdict(passed, value) -> str:
     if passed is None:
         return "-"
     return f"{'passed' if passed else 'FAILED'} ({number(value)})"
+
+
+def _table(Table, title: str, *columns: str):
+    """A table whose cells wrap (``fold``) rather than being cut off at the width."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
 
 
 def _plain(text) -> object:
