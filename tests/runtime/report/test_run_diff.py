@@ -90,3 +90,12 @@ def test_command_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: no run 'nope' in this workspace"
     assert diff("run-a", "run-a", tmp_path, tmp_path / "missing") == 2
     assert "no registry at" in capsys.readouterr().err
+
+
+def test_command_a_phase_in_one_run_is_one_line(tmp_path, capsys):
+    write_run(tmp_path, "run-a", extra_phases=False)
+    write_run(tmp_path, "run-b")
+    assert diff("run-a", "run-b", tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "experts (A absent, B completed): " in out and " figures in B only" in out
+    assert "(absent)" in out  # experts.kind and the others exist in B's plan only
