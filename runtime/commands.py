@@ -197,19 +197,23 @@ def models(workspace=None, json: bool = False) -> int:
     rows, done = _fetch(workspace, query, json)
     if done is not None:
         return done
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "phase", "role", "sha256", "params", "size", "accuracy", "run")
+    # figures never wrap; names wrap rather than lose text. Run ids and paths are copied,
+    # so they are printed whole, one line a model, below the table (80 columns hold it)
+    table = Table(Column("id", no_wrap=True), Column("phase", overflow="fold"),
+                  Column("role", overflow="fold"),
+                  *(Column(name, no_wrap=True) for name in ("sha256", "params", "size",
+                                                            "accuracy")))
     for m in rows:
         acc = m["metrics"].get("accuracy")
         table.add_row(str(m["id"]), m["phase"], m["role"], m["sha256"][:12], f"{m['params']:,}",
-                      _bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}", m["run_id"])
+                      _bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}")
     console = _console()
     console.print(table)
-    # paths are copied, so each is printed whole on its own line, never folded in a cell
     for m in rows:
-        console.print(f"model {m['id']}: {m['path'] or '(no artifact store)'}", markup=False,
-                      soft_wrap=True)
+        console.print(f"model {m['id']} (run {m['run_id']}): "
+                      f"{m['path'] or '(no artifact store)'}", markup=False, soft_wrap=True)
     return 0
 
 

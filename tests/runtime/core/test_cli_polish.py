@@ -63,7 +63,7 @@ def test_runs_shows_whole_run_ids_at_80_columns(workspace, monkeypatch, capsys):
         assert run_id in out, out
 
 
-def test_models_says_where_each_model_lives(run_apply, workspace, capsys):
+def test_models_says_where_each_model_lives_and_cuts_nothing(run_apply, workspace, capsys):
     assert run_apply(tk.make_plan(tk.CHAIN[:1])) == 0
     capsys.readouterr()
     assert commands.models(workspace, json=True) == 0
@@ -72,4 +72,5 @@ def test_models_says_where_each_model_lives(run_apply, workspace, capsys):
     assert model["path"] == str(path) and (path / "model.safetensors").is_file()
     assert commands.models(workspace) == 0
     out = capsys.readouterr().out
-    assert f"model {model['id']}: {path}\n" in out  # whole, on one line
+    assert f"model {model['id']} (run {model['run_id']}): {path}\n" in out  # whole, one line
+    assert "…" not in out  # nothing in the table is cut at 80 columns
