@@ -129,9 +129,12 @@ class TernaryLinear(nn.Module):
                                                                   self.in_features)
 
     def _version(self) -> tuple:
-        """Changes when the codes or scale do (in-place edits, replaced buffers, devices)."""
-        return (self.codes._version, self.scale._version, self.codes.data_ptr(),
-                self.scale.data_ptr(), self.codes.device)
+        """Changes when the codes or scale do (in-place edits, replaced buffers, devices);
+        buffers made in inference mode have no version counter: then replaced buffers and
+        devices only."""
+        counters = tuple(None if t.is_inference() else t._version
+                         for t in (self.codes, self.scale))
+        return (*counters, self.codes.data_ptr(), self.scale.data_ptr(), self.codes.device)
 
     @property
     def weight(self) -> torch.Tensor:

@@ -68,12 +68,15 @@ class _LastInput:
 
     def get(self, x: torch.Tensor, bits: int):
         entry = self.entry
-        if entry is not None and entry[0]() is x and entry[1:3] == (x._version, bits):
+        if (entry is not None and not x.is_inference() and entry[0]() is x
+                and entry[1:3] == (x._version, bits)):
             return entry[3]
         return None
 
     def put(self, x: torch.Tensor, bits: int, value) -> None:
-        self.entry = (weakref.ref(x), x._version, bits, value)
+        # an inference-mode tensor has no version counter: an in-place change would go
+        # unseen, so it is never reused
+        self.entry = None if x.is_inference() else (weakref.ref(x), x._version, bits, value)
 
 
 _LAST = _LastInput()

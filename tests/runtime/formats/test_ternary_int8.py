@@ -79,6 +79,18 @@ def test_an_input_read_again_after_an_in_place_change_is_quantised_again():
     assert (out - reference).abs().max() <= TOLERANCE * reference.abs().max()
 
 
+@pytest.mark.parametrize("kernel", ["int8", "dense"])
+def test_inference_mode_inputs_and_layers_work(kernel):
+    x = torch.randn(2, 64, generator=torch.Generator().manual_seed(5))
+    layer = _layer(64, 16, 8, kernel=kernel)
+    reference = torch.nn.functional.linear(quantize_activations(x, 8), layer.weight, layer.bias)
+    with torch.inference_mode():
+        made_inside = _layer(64, 16, 8, kernel=kernel)
+        first, again = layer(x.clone()), made_inside(x.clone())
+    assert (first - reference).abs().max() <= TOLERANCE * reference.abs().max()
+    assert torch.equal(first, again)
+
+
 def test_the_int8_weights_follow_the_codes():
     layer = _layer(20, 6, 8)
     first = layer.int8_weights()
