@@ -18,6 +18,7 @@ Weights take 1 byte each in memory (fbgemm's packed int8), not 4.
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 
@@ -27,11 +28,22 @@ ZERO_POINT = 128
 MAX_EXACT = 2**24  # float32 holds every integer below this exactly
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this PyTorch has the quantized CPU linear (fbgemm or x86 engine)."""
+    """Whether this PyTorch runs the int8 kernel exactly: the quantized CPU linear (fbgemm or
+    x86 engine; deprecated in PyTorch, so tried once on a small layer, not assumed)."""
     engines = getattr(torch.backends.quantized, "supported_engines", [])
-    return hasattr(torch.ops.quantized, "linear_dynamic") and (
-        "fbgemm" in engines or "x86" in engines)
+    if not hasattr(torch.ops.quantized, "linear_dynamic") or not (
+            "fbgemm" in engines or "x86" in engines):
+        return False
+    try:
+        codes = torch.tensor([[1, 0, -1], [-1, 1, 1]], dtype=torch.int8)
+        x = torch.tensor([[3.0, -1.0, 2.0]])
+        got = int8_linear(x, Int8Weights(codes, torch.tensor(1.0), 8), None)
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    expected = torch.round(x * (127 / 3.0)) @ codes.float().t() * (3.0 / 127)
+    return bool(torch.allclose(got, expected, rtol=1e-6, atol=1e-6))
 
 
 def fits(in_features: int, bits: int | None, device: torch.device) -> bool:
