@@ -53,6 +53,8 @@ def generate(workspace=None, model: str = "", prompt: str = "", max_new_tokens: 
             "transcript": out.transcript, "tool_calls": out.tool_calls}, indent=2) + "\n")
     else:
         sys.stdout.write(out.answer + "\n")
+        if not out.answer.strip():  # a blank line alone would look like a failure
+            sys.stderr.write(f"note: the answer is empty; the model wrote {out.transcript!r}\n")
     return 0
 
 
