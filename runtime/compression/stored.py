@@ -28,10 +28,8 @@ from transformers.quantizers import register_quantization_config, register_quant
 from transformers.quantizers.base import HfQuantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
-from runtime.bitnet.quantizers import quantize_activations
 from runtime.compression import hyper, seedlm, vptq
 from runtime.compression.codes import LayerCode, Layout, meta_int
-from runtime.formats.ternary_packing import PACKINGS, packed_size, unpack_codes
 
 NAME = "forge_compressed"
 SHARED = "compression_codebooks"  # the module holding shared codebooks
@@ -39,6 +37,9 @@ MAX_LAYERS = 100_000  # a config listing more is refused before anything is buil
 
 
 def _packing(meta: dict) -> str:
+    # imported here: runtime.formats imports this module to register the form
+    from runtime.formats.ternary_packing import PACKINGS
+
     packing = meta.get("packing", "base3")
     if packing not in PACKINGS:
         raise ValueError(f"{NAME}: unknown ternary packing {packing!r}")
@@ -47,11 +48,15 @@ def _packing(meta: dict) -> str:
 
 def _ternary_layout(meta: dict, shape: tuple[int, int]) -> Layout:
     """A BitNet layer kept as it was: its packed codes and scale (``forge_ternary``'s)."""
+    from runtime.formats.ternary_packing import packed_size
+
     return {"codes": ((packed_size(shape[0] * shape[1], _packing(meta)),), torch.uint8),
             "scale": ((), torch.float32)}
 
 
 def _ternary_decode(code: LayerCode, shared) -> torch.Tensor:
+    from runtime.formats.ternary_packing import unpack_codes
+
     codes = unpack_codes(code.tensors["codes"], code.shape[0] * code.shape[1],
                          _packing(code.meta))
     return codes.view(code.shape).float() * code.tensors["scale"].float()
@@ -186,6 +191,8 @@ def convert(model: nn.Module, layers: dict, shared: dict, activation_bits: int |
     Raises:
         ValueError: a listed name that is not a linear layer of the model, or bad settings.
     """
+    from runtime.bitnet.quantizers import quantize_activations  # here: runtime.formats imports us
+
     holder = SharedTensors(_check_shared(shared)) if shared else None
     if holder is not None:
         model.add_module(SHARED, holder)
