@@ -27,6 +27,11 @@ class MergeSpec(Params):
 
     technique: TechniqueSpec = Field("linear", description="merge technique and its settings")
     weights: list[float] | None = Field(None, description="weight per input model; unset = equal")
+    dtype: Literal["first", "float32", "bfloat16", "float16"] = Field(
+        "first", description="dtype of the merged weights; `first` = the first input's")
+    allow_config_mismatch: bool = Field(
+        False, description="merge inputs whose configs differ in what they compute "
+                           "(rope_theta, model_type, ...); the output takes the first config")
 
     @model_validator(mode="after")
     def _weights(self):

@@ -8,10 +8,13 @@ one tensor per input plus one output tensor in memory, never whole state dicts.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import shutil
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import NamedTuple
@@ -21,10 +24,17 @@ from safetensors import safe_open
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
-# Copied from the first input beside the merged weights (tokenizer and generation defaults).
-SIDE_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-              "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model",
-              "chat_template.jinja", "chat_template.json", "generation_config.json")
+SHARD_NAME = "model-{:05d}-of-{:05d}.safetensors"  # as transformers names shards
+# transformers' save_pretrained default (5.x): outputs above it are written in shards
+DEFAULT_MAX_SHARD_SIZE = "50GB"
+# Copied beside the merged weights from the first input that has a tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+                   "tokenizer.model", "chat_template.jinja", "chat_template.json")
+# Copied from the first input (generation defaults).
+SIDE_FILES = ("generation_config.json",)
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
           "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
           "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
@@ -107,7 +117,7 @@ def write_safetensors(path: Path, specs: Mapping[str, TensorSpec],
     """
     header, offset = {}, 0
     for key, spec in specs.items():
-        size = _numel(spec.shape) * torch.empty((), dtype=DTYPES[spec.dtype]).element_size()
+        size = spec_bytes(spec)
         header[key] = {"dtype": spec.dtype, "shape": list(spec.shape),
                        "data_offsets": [offset, offset + size]}
         offset += size
@@ -138,14 +148,94 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
-def write_directory(out: Path, config: dict, source: Path, specs: Mapping[str, TensorSpec],
-                    tensors: Iterator[tuple[str, torch.Tensor]]) -> Path:
-    """A loadable model directory: config.json, model.safetensors, ``source``'s side files."""
+def parse_size(size: int | str) -> int:
+    """Bytes of ``size``: an int, or ``"5GB"`` (powers of 1000) / ``"5GiB"`` (of 1024)."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        value = size
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B)\s*", str(size).upper())
+        if not match:
+            raise ValueError(f"max_shard_size {size!r}: expected bytes or e.g. '5GB', '500MiB'")
+        value = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if value < 1:
+        raise ValueError(f"max_shard_size must be positive, got {size!r}")
+    return value
+
+
+def spec_bytes(spec: TensorSpec) -> int:
+    """Bytes of one tensor's data."""
+    return _numel(spec.shape) * torch.empty((), dtype=DTYPES[spec.dtype]).element_size()
+
+
+def shard_plan(specs: Mapping[str, TensorSpec], max_bytes: int) -> list[dict[str, TensorSpec]]:
+    """Consecutive groups of at most ``max_bytes`` each (a larger tensor gets its own)."""
+    shards: list[dict[str, TensorSpec]] = [{}]
+    size = 0
+    for key, spec in specs.items():
+        n = spec_bytes(spec)
+        if shards[-1] and size + n > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = spec
+        size += n
+    return shards
+
+
+def write_weights(out: Path, specs: Mapping[str, TensorSpec],
+                  tensors: Iterator[tuple[str, torch.Tensor]],
+                  max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE) -> list[Path]:
+    """``model.safetensors``, or transformers-style shards + ``model.safetensors.index.json``.
+
+    Weight files left in ``out`` by an earlier write are removed first (a stale index would
+    shadow a single file, a stale single file the shards). Returns the files written.
+    """
+    for stale in [out / WEIGHTS, out / WEIGHTS_INDEX, *out.glob("model-*-of-*.safetensors")]:
+        stale.unlink(missing_ok=True)
+    shards = shard_plan(specs, parse_size(max_shard_size))
+    tensors = iter(tensors)
+    if len(shards) == 1:
+        write_safetensors(out / WEIGHTS, specs, tensors)
+        return [out / WEIGHTS]
+    files, weight_map = [], {}
+    for i, shard in enumerate(shards, start=1):
+        path = out / SHARD_NAME.format(i, len(shards))
+        write_safetensors(path, shard, itertools.islice(tensors, len(shard)))
+        weight_map.update(dict.fromkeys(shard, path.name))
+        files.append(path)
+    if next(tensors, None) is not None:
+        raise RuntimeError("merge produced more tensors than the header lists (a bug)")
+    index = {"metadata": {"total_size": sum(spec_bytes(s) for s in specs.values())},
+             "weight_map": weight_map}
+    (out / WEIGHTS_INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    return [*files, out / WEIGHTS_INDEX]
+
+
+def tokenizer_source(sources: Sequence[Path]) -> Path | None:
+    """The first input that has tokenizer files; a ForgeWarning when it is not input 0."""
+    for i, source in enumerate(sources):
+        if any((source / name).is_file() for name in TOKENIZER_FILES):
+            if i:
+                from runtime.kernels import ForgeWarning
+
+                warnings.warn(f"input 0 ({sources[0]}) has no tokenizer: the merged model gets "
+                              f"input {i}'s ({source})", ForgeWarning, stacklevel=3)
+            return source
+    return None
+
+
+def write_directory(out: Path, config: dict, sources: Sequence[Path],
+                    specs: Mapping[str, TensorSpec], tensors: Iterator[tuple[str, torch.Tensor]],
+                    max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE) -> Path:
+    """A loadable model directory: config.json, weights (sharded above ``max_shard_size``),
+    the tokenizer of the first input that has one, and the first input's generation config."""
     out.mkdir(parents=True, exist_ok=True)
-    write_safetensors(out / WEIGHTS, specs, tensors)
+    write_weights(out, specs, tensors, max_shard_size)
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n",
                                      encoding="utf-8")
-    for name in SIDE_FILES:
-        if (source / name).is_file() and source.resolve() != out.resolve():
-            shutil.copyfile(source / name, out / name)
+    tok = tokenizer_source(sources)
+    copies = [(sources[0], SIDE_FILES)] + ([(tok, TOKENIZER_FILES)] if tok else [])
+    for source, names in copies:
+        for name in names:
+            if (source / name).is_file() and source.resolve() != out.resolve():
+                shutil.copyfile(source / name, out / name)
     return out

@@ -37,9 +37,18 @@ def check_same_shapes(specs: Sequence[Mapping[str, Any]]) -> None:
                                  f"has {tuple(spec)}: same-shape techniques need equal shapes")
 
 
+def output_dtype(request: MergeRequest, dtype: torch.dtype) -> torch.dtype:
+    """The output dtype of a tensor stored as ``dtype``: ``request.dtype``, or ``dtype`` itself
+    when that is ``"first"`` or the tensor is not floating point."""
+    if request.dtype == "first" or not dtype.is_floating_point:
+        return dtype
+    return getattr(torch, request.dtype)
+
+
 def merge_tensor(method: TensorMethod, request: MergeRequest, settings: dict, name: str,
                  tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """One output tensor, computed in float32 (float64 stays) and cast to the first input's dtype.
+    """One output tensor, computed in float32 (float64 stays) and cast to the output dtype
+    (``request.dtype``; by default the first input's).
 
     Integer/bool tensors (counters, masks) are not weights: they are copied from the first input.
     """
@@ -48,4 +57,4 @@ def merge_tensor(method: TensorMethod, request: MergeRequest, settings: dict, na
         return first.clone()
     compute = torch.float64 if first.dtype == torch.float64 else torch.float32
     merged = method.merge(request, settings, name, [t.to(compute) for t in tensors])
-    return merged.to(first.dtype)
+    return merged.to(output_dtype(request, first.dtype))

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from runtime.merge.architecture import architecture_of, check_depth, layer_count
-from runtime.merge.checks import check_model_count, check_same_shapes, merge_tensor
+from runtime.merge.checks import check_model_count, check_same_shapes, merge_tensor, output_dtype
+from runtime.merge.compat import check_compatible_configs
 from runtime.merge.layer_plan import layer_plan, path_config
 from runtime.merge.registry import MERGES, LayerMethod, TensorMethod, resolved_settings
 from runtime.merge.request import MergeRequest
@@ -31,7 +32,8 @@ def merge_models(request: MergeRequest, models: Sequence[PreTrainedModel]) -> Pr
         number of layers.
 
     Raises:
-        ValueError: Unknown technique, bad settings, wrong number of inputs, mismatched shapes.
+        ValueError: Unknown technique, bad settings, wrong number of inputs, mismatched shapes,
+            configs that differ in what they compute (unless ``allow_config_mismatch``).
     """
     method = MERGES.get(request.technique)
     settings = resolved_settings(request)
@@ -52,7 +54,10 @@ def _merge_same_shape(request: MergeRequest, method: TensorMethod, settings: dic
     """Every state-dict tensor merged in place into a copy of the first model."""
     states = [m.state_dict() for m in models]
     check_same_shapes([{k: tuple(v.shape) for k, v in s.items()} for s in states])
+    check_compatible_configs([m.config.to_dict() for m in models], request.allow_config_mismatch)
     out = copy.deepcopy(models[0])
+    if request.dtype != "first":
+        out.to(dtype=output_dtype(request, models[0].dtype))
     target = out.state_dict()  # shares memory with out's parameters and buffers
     done = set()
     for key in states[0]:
@@ -74,10 +79,12 @@ def _merge_layers(request: MergeRequest, method: LayerMethod, settings: dict,
         check_depth(arch, state, layer_count(models[i]))
     layers = method.path(request, settings, [layer_count(m) for m in models])
     plan = layer_plan(arch, [{k: tuple(v.shape) for k, v in s.items()} for s in states], layers)
+    check_compatible_configs([m.config.to_dict() for m in models], request.allow_config_mismatch,
+                             same_depth=False)
     config = path_config(copy.deepcopy(models[0].config), arch,
                          [m.config for m in models], layers)
     first = models[0]
-    out = type(first)(config).to(dtype=first.dtype)
+    out = type(first)(config).to(dtype=output_dtype(request, first.dtype))
     weights = {key: states[src.model][src.key] * src.scale if src.scale != 1.0
                else states[src.model][src.key].clone() for key, src in plan.items()}
     out.load_state_dict(weights, strict=True)

@@ -38,7 +38,9 @@ def merge_request(params: EvoMergeParams, n_inputs: int, seed: int):
     if kind == "dfs":
         raise ValueError("a DFS layer path is found by evolution; use `mode = evolve`")
     return MergeRequest.from_technique(spec.technique, weights=spec.weights, base=params.base,
-                                       seed=derive_seed("evomerge", seed, "merge") % 2**31)
+                                       seed=derive_seed("evomerge", seed, "merge") % 2**31,
+                                       dtype=spec.dtype,
+                                       allow_config_mismatch=spec.allow_config_mismatch)
 
 
 def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> dict | None:
