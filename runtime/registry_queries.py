@@ -124,6 +124,15 @@ class RegistryQueries:
                 "metrics": {r["name"]: r["value"] for r in metrics},
                 "details": row_json(m["details"] or "{}", f"model {m['id']}", dict)}
 
+    def final_model_metrics(self, model_id: int) -> tuple[dict, list[str]]:
+        """A model's final values (recorded without a step) and the names of its curves
+        (recorded per step, e.g. the training loss), each name once."""
+        rows = self._read("SELECT name, value, step FROM metrics WHERE model_id = ? "
+                          "ORDER BY id", (model_id,))
+        final = {r["name"]: r["value"] for r in rows if r["step"] is None}
+        curves = sorted({r["name"] for r in rows if r["step"] is not None} - set(final))
+        return final, curves
+
     def completed_phase(self, cache_key: str) -> dict | None:
         """The latest completed phase run with this cache key, with its models."""
         rows = self._read("SELECT * FROM phase_runs WHERE cache_key = ? AND status = "

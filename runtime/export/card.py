@@ -39,6 +39,8 @@ class CardFacts:
     lineage: dict | None = None
     recipe: str = ""
     phase_params: dict = field(default_factory=dict)
+    final_metrics: dict = field(default_factory=dict)  # values recorded without a step
+    curves: list[str] = field(default_factory=list)  # names recorded per step
     notes: list[str] = field(default_factory=list)  # the stored form, measured differences
 
 
@@ -50,6 +52,7 @@ def registry_facts(workspace: Path, source: str, entry: dict) -> CardFacts:
     with ModelRegistry(workspace, create=False) as registry:
         facts.lineage = registry.lineage(entry["id"])
         run = registry.show(facts.lineage["run_id"])
+        facts.final_metrics, facts.curves = registry.final_model_metrics(entry["id"])
     facts.recipe = run["recipe"]
     phase = next((p for p in run["phases"] if p["name"] == facts.lineage["phase"]), None)
     facts.phase_params = phase["params"] if phase else {}
@@ -67,17 +70,20 @@ def _lineage_lines(node: dict, depth: int = 0) -> list[str]:
 
 
 def _metrics_section(facts: CardFacts) -> list[str]:
-    metrics = facts.entry.get("metrics") or {}
+    metrics = facts.final_metrics
     if not metrics:
-        return ["No metrics were recorded for this model."]
+        return ["No final metrics were recorded for this model."]
     lines = ["| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value:.6g} |" for name, value in sorted(metrics.items())]
+    if facts.curves:
+        lines += ["", f"Also recorded per training step (in the workspace registry's metrics "
+                      f"table): {', '.join(facts.curves)}."]
     measured_on = {k: facts.phase_params[k] for k in ("data", "eval") if k in facts.phase_params}
     where = (json.dumps(measured_on, sort_keys=True) if measured_on else
              "the phase has no `data` or `eval` parameter, and the registry does not record "
              "which data it measured on")
-    return lines + ["", f"Measured by phase `{facts.lineage['phase']}` while it ran; its data "
-                        f"and evaluation settings: {where}."]
+    return lines + ["", f"Final values phase `{facts.lineage['phase']}` recorded for the model; "
+                        f"the phase's data and evaluation settings: {where}."]
 
 
 def render_card(facts: CardFacts, title: str, remote_code: bool) -> str:

@@ -42,10 +42,10 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _record(registry, store, prid: int, path: Path, role: str, parents=(),
-            metrics=None) -> int:
+            metrics=None, series=()) -> int:
     sha = store.put_dir(path)
     model = NewModel(sha, role, safetensors_params(path), directory_bytes(path),
-                     tuple(parents), metrics or {})
+                     tuple(parents), metrics or {}, tuple(series))
     return registry.complete_phase_run(prid, [model], {}, 1_000_000, 0.5)[0]
 
 
@@ -61,7 +61,8 @@ def build_workspace(ws: Path, cognate: Path, ternary: Path) -> dict[str, int]:
                         metrics={"accuracy": 0.125})
         prid = registry.start_phase_run(RUN_ID, _step("bitnet", "bitnet", {}), 1)
         second = _record(registry, store, prid, ternary, "ternary", parents=(first,),
-                         metrics={"accuracy": 0.0625})
+                         metrics={"accuracy": 0.0625},
+                         series=(("loss", 2.5, 1), ("loss", 2.25, 2)))
         registry.finish_session(RUN_ID, "completed")
     return {"cognate": first, "bitnet": second}
 

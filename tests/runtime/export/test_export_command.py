@@ -101,6 +101,7 @@ def test_card_states_lineage_metrics_and_what_made_it(ws, tmp_path, capsys):
     assert f"model {ids['bitnet']}: phase `bitnet`" in card
     assert f"  - model {ids['cognate']}: phase `cognate`" in card  # the parent, indented
     assert "| accuracy | 0.0625 |" in card and "recipes/mine.forge" in card
+    assert "| loss |" not in card and "per training step (in the workspace" in card
     assert "20261203-150000-a1b2c3" in card
     assert "forge_ternary" in card and "float weights" in card
 
