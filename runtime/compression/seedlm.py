@@ -105,7 +105,7 @@ def search(blocks: torch.Tensor, spec: SeedLMSpec, base: int) -> dict[str, torch
         seeds, bases = lfsr.bases_at(start, start + SEED_CHUNK, spec.seed_bits, spec.block,
                                      spec.latent)  # (S,), (S, C, P)
         gram = bases.transpose(1, 2) @ bases  # (S, P, P)
-        chunk = Chunk(seeds, bases, gram, torch.linalg.pinv(gram))
+        chunk = Chunk(seeds, bases, gram, torch.linalg.pinv(bases))
         step = max(1, CHUNK_ELEMENTS // (seeds.numel() * spec.block))
         for b0 in range(0, nb, step):
             rows = slice(b0, b0 + step)
@@ -115,31 +115,32 @@ def search(blocks: torch.Tensor, spec: SeedLMSpec, base: int) -> dict[str, torch
 
 @dataclass(frozen=True)
 class Chunk:
-    """Seeds (S,), their bases U (S, C, P), Gram matrices UᵀU (S, P, P) and inverses."""
+    """Seeds (S,), their bases U (S, C, P), Gram matrices UᵀU (S, P, P) and U⁺ (S, P, C)."""
 
     seeds: torch.Tensor
     bases: torch.Tensor
     gram: torch.Tensor
-    gram_inv: torch.Tensor
+    pinv: torch.Tensor
 
 
 def _improve(best: dict, rows: slice, w: torch.Tensor, norms: torch.Tensor, chunk: Chunk,
              spec: SeedLMSpec, base: int) -> None:
     """Fit, quantise and score blocks ``w`` (B, C) under every seed of a chunk; keep better.
 
-    ||w - U c||² = ||w||² - 2 c·Uᵀw + cᵀ(UᵀU)c, so nothing of size (S, B, C) but Uᵀw."""
-    proj = torch.einsum("scp,bc->sbp", chunk.bases, w)  # (S, B, P): Uᵀw
-    fit = torch.einsum("spq,sbq->sbp", chunk.gram_inv, proj)  # (S, B, P): U⁺w
-    q, e = quantise(fit, base, spec)  # (S, B, P), (S, B)
-    coef = q * torch.exp2(e).unsqueeze(-1)  # (S, B, P)
-    quad = (torch.einsum("sbp,spq->sbq", coef, chunk.gram) * coef).sum(dim=-1)  # (S, B)
-    error = norms - 2 * (coef * proj).sum(dim=-1) + quad  # (S, B)
+    ||w - U c||² = ||w||² - 2 c·Uᵀw + cᵀ(UᵀU)c, so nothing of size (S, C, B) is built;
+    tensors are (S, P, B), B last, so each product is one batched matmul over blocks."""
+    cols = w.T  # (C, B)
+    proj = chunk.bases.transpose(1, 2) @ cols  # (S, P, B): Uᵀw
+    fit = chunk.pinv @ cols  # (S, P, B): U⁺w
+    q, e = quantise(fit.transpose(1, 2), base, spec)  # (S, B, P), (S, B)
+    coef = (q * torch.exp2(e).unsqueeze(-1)).transpose(1, 2)  # (S, P, B)
+    error = norms - ((2 * proj - chunk.gram @ coef) * coef).sum(dim=1)  # (S, B)
     winner = error.argmin(dim=0)  # (B,): the first seed of the chunk on ties
-    cols = torch.arange(w.shape[0])
-    score = error[winner, cols]
+    index = torch.arange(w.shape[0])
+    score = error[winner, index]
     better = score < best["error"][rows]  # strict: an earlier chunk wins ties
-    for key, value in (("error", score), ("seed", chunk.seeds[winner]), ("q", q[winner, cols]),
-                       ("e", e[winner, cols])):
+    for key, value in (("error", score), ("seed", chunk.seeds[winner]), ("q", q[winner, index]),
+                       ("e", e[winner, index])):
         best[key][rows] = torch.where(better.view(-1, *[1] * (value.dim() - 1)), value,
                                       best[key][rows])
 
