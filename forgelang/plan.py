@@ -131,10 +131,13 @@ class Plan:
 
     def over_budget(self) -> list[str]:
         """Human lines saying which budget the plan exceeds (empty when within)."""
+        from forgelang.render import human_bytes  # render imports this module
+
         t, out = self.totals(), []
         mem, secs = self.budget.get("memory_bytes"), self.budget.get("seconds")
         if mem and t["peak_memory_bytes"] > mem:
-            out.append(f"peak memory {t['peak_memory_bytes']:,} B exceeds budget {mem:,} B")
+            out.append(f"peak memory {human_bytes(t['peak_memory_bytes'])} exceeds budget "
+                       f"{human_bytes(mem)}")
         if secs and t["seconds"] > secs:
             out.append(f"time {t['seconds']:,.0f} s exceeds budget {secs:,.0f} s")
         return out
