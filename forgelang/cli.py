@@ -87,6 +87,7 @@ def _runtime_commands(sub) -> None:
     p.add_argument("--json", action="store_true")
     _workspace(p)
     _model_commands(sub)
+    _report_commands(sub)
 
 
 MODEL_HELP = ("a registry id, a sha256 prefix, a phase name of the last run, or a model "
@@ -110,6 +111,24 @@ def _model_commands(sub) -> None:
     p.add_argument("out_dir", type=Path, metavar="DIR", help="a new (or empty) directory")
     p.add_argument("--json", action="store_true")
     _workspace(p)
+
+
+def _report_commands(sub) -> None:
+    p = sub.add_parser("report", help="a run as one self-contained HTML page (charts, lineage, "
+                                      "gates)")
+    p.add_argument("run", nargs="?", default=None, help="run id (default: the newest run)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="where to write it (default: ./report-RUN.html; a directory gets that "
+                        "name)")
+    _workspace(p)
+    p = sub.add_parser("diff", help="two runs side by side: parameters, metrics per phase, "
+                                    "models")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--json", action="store_true", help="every figure as JSON")
+    _workspace(p)  # run A's workspace, and B's unless --workspace-b
+    p.add_argument("--workspace-b", type=Path, default=None, metavar="DIR",
+                   help="run B's workspace (default: --workspace)")
 
 
 # Commands that only read recipes. They run without pydantic plugins: finding plugins

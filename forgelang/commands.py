@@ -210,6 +210,19 @@ def cmd_lineage(args) -> int:
     return _runtime("lineage")(resolve_workspace(args.workspace), args.model, args.json)
 
 
+def cmd_report(args) -> int:
+    from runtime.commands_report import report
+
+    return report(resolve_workspace(args.workspace), args.run, args.out)
+
+
+def cmd_diff(args) -> int:
+    from runtime.commands_report import diff
+
+    return diff(args.run_a, args.run_b, resolve_workspace(args.workspace),
+                resolve_workspace(args.workspace_b) if args.workspace_b else None, args.json)
+
+
 def _models_command(name: str):
     from runtime import model_commands
 
