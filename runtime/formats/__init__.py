@@ -14,7 +14,10 @@ Adding a form is one module here, imported below: a ``QuantizationConfigMixin``,
 """
 
 from runtime.formats import ternary  # noqa: F401  (registers ``forge_ternary``)
+from runtime.compression import stored as _compressed  # noqa: F401,E402  (``forge_compressed``)
 
-FORMATS = (ternary.NAME,)  # the forms this build loads
+# The forms this build loads. The compressed form's name is written out: reading it from
+# its module here can meet that module half-imported (transformers' import hook).
+FORMATS = (ternary.NAME, "forge_compressed")
 
 __all__ = ["FORMATS", "ternary"]

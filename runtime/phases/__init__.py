@@ -6,6 +6,15 @@ apply`` refuses a plan with such a kind before anything runs, naming it (a contr
 keeps the two lists complete and disjoint).
 """
 
-from runtime.phases import bitnet, cognate, evomerge, quietstar  # noqa: F401  (register the kernels)
+from runtime.phases import (  # noqa: F401  (register the kernels)
+    baking,
+    bitnet,
+    cognate,
+    compression,
+    curriculum,
+    evomerge,
+    experts,
+    quietstar,
+)
 
-NOT_YET_BUILT = ("curriculum", "baking", "experts", "compression")
+NOT_YET_BUILT: tuple[str, ...] = ()
