@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="DIR", help="write files into DIR")
     p = sub.add_parser("calibrate", help="measure this machine's throughput for estimates")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                   help="keep the profile with this workspace (DIR/calibration.json; plan and "
+                        "apply on DIR use it) instead of ~/.config/agent-forge/calibration.json")
     _runtime_commands(sub)
     return parser
 

@@ -15,6 +15,17 @@ def resolve_workspace(arg: Path | None) -> Path:
     return arg or Path(os.environ.get("FORGE_WORKSPACE") or ".forge")
 
 
+def use_workspace_calibration(workspace: Path) -> None:
+    """Plan with the profile ``forge calibrate --workspace`` kept in ``workspace`` (when
+    there is one and ``$FORGE_CALIBRATION`` does not name another file): this process
+    reads calibration from there (forgelang.devices.calibration_path)."""
+    from forgelang.devices import CALIBRATION_FILE
+
+    kept = Path(workspace) / CALIBRATION_FILE
+    if "FORGE_CALIBRATION" not in os.environ and kept.is_file():
+        os.environ["FORGE_CALIBRATION"] = str(kept)
+
+
 def _print_diagnostics(diags, stream=sys.stderr) -> None:
     color = use_color(stream)
     for d in diags.sorted():
@@ -69,6 +80,7 @@ def _plan(args):
 
 
 def cmd_plan(args) -> int:
+    use_workspace_calibration(resolve_workspace(args.workspace))
     plan, diags = _plan(args)
     if plan is None:
         _print_diagnostics(diags)
@@ -166,10 +178,13 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    from forgelang.devices import calibration_path
     from runtime.calibrate import measure, save
 
+    target = calibration_path(args.workspace)
+    print(f"measuring {args.device}; the profile will be saved to {target}", file=sys.stderr)
     profile = measure(args.device)
-    path = save({profile.type if args.device == "cuda" else "cpu": profile})
+    path = save({profile.type if args.device == "cuda" else "cpu": profile}, path=target)
     base = (f", a {profile.base_memory_bytes / 2**20:.0f} MiB apply process before a phase"
             if profile.base_memory_bytes else "")
     print(f"measured {profile.peak_flops / 1e9:.1f} GFLOP/s fp32 matmul and "
@@ -185,6 +200,7 @@ def _runtime(name: str):
 
 
 def cmd_apply(args) -> int:
+    use_workspace_calibration(resolve_workspace(args.workspace))
     return _runtime("apply")(args.target, resolve_workspace(args.workspace), args.overrides,
                              _names(args.only), args.from_, _names(args.force), args.json)
 
