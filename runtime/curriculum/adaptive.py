@@ -7,6 +7,10 @@ controller's current level, or a consolidation round's replayed questions. The
 answered exactly (``runtime.curriculum.scoring.correct_rows`` on the step's own logits:
 no extra pass), which updates the rolling accuracy and may move the level for the next
 step. Its whole state (controller, buffer, counters) is JSON, checkpointed with the model.
+
+The kernel toolkit (``runtime.phases.toolkit``) is imported inside functions:
+importing ``runtime.phases`` registers every kernel, this phase's too, which imports
+this module, so a top-level import would be circular.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from runtime.curriculum.controller import LevelController
 from runtime.curriculum.questions import QuestionStream
 from runtime.curriculum.replay import NEW, QuestionRef, ReplayBuffer, Step
 from runtime.curriculum.scoring import correct_rows
-from runtime.phases.toolkit.batches import encode_pool, trim_padding
 
 
 class AdaptiveCurriculum:
@@ -43,6 +46,8 @@ class AdaptiveCurriculum:
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(input_ids, labels)`` (B, T') of step ``step``; steps come in order."""
+        from runtime.phases.toolkit.batches import encode_pool, trim_padding
+
         if step != self.next_step:
             raise RuntimeError(f"the curriculum serves step {self.next_step} next, not {step}")
         plan = self.steps[step]

@@ -7,6 +7,10 @@ Question ``i`` at level ``L`` is a function of the phase seed, ``i`` and ``L`` a
 resumed run, or a replayed question, is the same text. Questions that do not fit
 ``seq_len`` tokens are redrawn (``runtime.phases.toolkit.draws.fitting_examples``), and
 when a family has none that fit at that level, the other families are tried.
+
+The kernel toolkit (``runtime.phases.toolkit``) is imported inside functions:
+importing ``runtime.phases`` registers every kernel, this phase's too, which imports
+this module, so a top-level import would be circular.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from runtime.curriculum.replay import QuestionRef
 from runtime.data import TASKS
 from runtime.data.example import Example
 from runtime.data.splits import derive_seed
-from runtime.phases.toolkit.draws import fitting_examples
 
 UNIT = 2.0**64  # derive_seed's range: a seed / UNIT is uniform in [0, 1)
 
@@ -49,6 +52,8 @@ class QuestionStream:
         return self._cache[ref]
 
     def _draw(self, ref: QuestionRef) -> Example:
+        from runtime.phases.toolkit.draws import fitting_examples
+
         if ref.tool:
             families = [TOOL_FAMILY, *CURRICULUM_FAMILIES]
         else:
@@ -68,6 +73,8 @@ class QuestionStream:
 def level_questions(tokenizer, level: int, count: int, seed: int,
                     seq_len: int) -> list[Example]:
     """``count`` held-out curriculum questions of one level (the assessment set)."""
+    from runtime.phases.toolkit.draws import fitting_examples
+
     return fitting_examples(list(CURRICULUM_FAMILIES), count, stream_seed(seed, "assess", level),
                             "heldout", tokenizer, seq_len, [level])
 
@@ -75,6 +82,8 @@ def level_questions(tokenizer, level: int, count: int, seed: int,
 def family_questions(tokenizer, family: str, count: int, seed: int, seq_len: int,
                      levels: Sequence[int]) -> list[Example]:
     """``count`` held-out questions of one family at ``levels``."""
+    from runtime.phases.toolkit.draws import fitting_examples
+
     return fitting_examples([family], count, stream_seed(seed, "family", family), "heldout",
                             tokenizer, seq_len, levels)
 

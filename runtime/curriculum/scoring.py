@@ -8,6 +8,10 @@ call), so this equals greedy decoding's exact match, except that (a) a greedy an
 tokenised differently but reading the same counts here as wrong, and (b) decoding's
 ``max_new_tokens`` budget does not apply. It costs one forward of the batch, and during
 training none at all: the training step's own logits are scored (``correct_rows``).
+
+The kernel toolkit (``runtime.phases.toolkit``) is imported inside functions:
+importing ``runtime.phases`` registers every kernel, this phase's too, which imports
+this module, so a top-level import would be circular.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import torch
 
 from runtime.data.encoding import IGNORE_INDEX
 from runtime.data.example import Example
-from runtime.phases.toolkit.batches import encode_pool, trim_padding
 
 
 def correct_rows(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -40,6 +43,8 @@ def exact_answers(model, tokenizer, examples: Sequence[Example], seq_len: int,
                   batch_size: int, device) -> list[bool]:
     """Whether ``model`` answers each example exactly (teacher-forced argmax), in
     right-padded batches trimmed after their last answer token."""
+    from runtime.phases.toolkit.batches import encode_pool, trim_padding
+
     if not examples:
         return []
     was_training = model.training
