@@ -94,6 +94,26 @@ def inside_workspace(workspace: Path, path: Path) -> bool:
 InputMetric = tuple[int, str, float]  # (input model's registry id, name, value)
 
 
+def _quiet_transformers_bars() -> None:
+    """Turn transformers' progress bars off without importing it.
+
+    Importing transformers costs seconds (and, through ``runtime.transformers_hook``,
+    registers the Cognate model): a phase that never loads a model (a directory merge)
+    must not pay for it. transformers reads huggingface_hub's switch when it is imported;
+    when it already is, its own switch is flipped too.
+    """
+    import os
+    import sys
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:  # it read the variable already
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers.utils.logging" in sys.modules:
+        sys.modules["transformers.utils.logging"].disable_progress_bar()
+
+
 def execute(job: StepRun, kernel, params,
             inputs: list[InputModel]) -> tuple[list, dict, PhaseMeter, list[InputMetric]]:
     """Run the kernel, store its models.
@@ -103,9 +123,7 @@ def execute(job: StepRun, kernel, params,
         The caller records them in the registry in one transaction
         (``complete_phase_run``); nothing here is visible there before.
     """
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-load/save bars would drown forge's own progress
+    _quiet_transformers_bars()  # per-load/save bars would drown forge's own progress
     step = job.step
     work = job.store.temp_dir()
     ckpt = checkpoint_dir(job.workspace, step.cache_key)

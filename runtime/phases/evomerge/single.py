@@ -8,6 +8,7 @@ result and the inputs are measured on the same held-out examples.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from forgelang.kinds.evomerge import EvoMergeParams
@@ -43,8 +44,29 @@ def merge_request(params: EvoMergeParams, n_inputs: int, seed: int):
                                        allow_config_mismatch=spec.allow_config_mismatch)
 
 
+def _surely_not_suite(path: Path) -> bool:
+    """True when ``path``'s tokenizer.json plainly lacks a suite special token (or there is
+    no tokenizer at all), read as JSON: then loading the tokenizer (and importing
+    transformers, seconds) is skipped. Any doubt returns False and the tokenizer is loaded."""
+    from runtime.data.tokens import SPECIAL_TOKENS
+    from runtime.merge.checkpoint_io import TOKENIZER_FILES
+
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        return True
+    try:
+        data = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab = data["model"]["vocab"]
+        tokens = set(vocab) if isinstance(vocab, dict) else {v[0] for v in vocab}
+        tokens |= {t["content"] for t in data.get("added_tokens") or ()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return False
+    return not all(token in tokens for token in SPECIAL_TOKENS)
+
+
 def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> dict | None:
     """accuracy/perplexity of the model in ``path`` when it uses the suite's tokenizer."""
+    if _surely_not_suite(Path(path)):
+        return None
     tokenizer = load_tokenizer(path, required=False)
     if tokenizer is None or not is_suite_tokenizer(tokenizer):
         return None  # no (suite) tokenizer: nothing to measure with
