@@ -47,7 +47,7 @@ def test_every_estimate_is_positive_and_finite(arch):
         assert e.outputs
         if name == "cognate":  # training also pays a fixed cost per tensor op
             assert e.seconds > compute * 1.01
-        elif name in ("quietstar", "bitnet", "baking", "compression"):  # so do their passes
+        elif name != "evomerge":  # the other kernels count their passes' tensor ops too
             assert e.seconds > compute
         else:
             assert e.seconds == pytest.approx(compute)
