@@ -31,7 +31,8 @@ class MergeSpec(Params):
         "first", description="dtype of the merged weights; `first` = the first input's")
     allow_config_mismatch: bool = Field(
         False, description="merge inputs whose configs differ in what they compute "
-                           "(rope_theta, model_type, ...); the output takes the first config")
+                           "(rope_theta, model_type, ...); the output takes the first config "
+                           "(also read by `mode = evolve`)")
 
     @model_validator(mode="after")
     def _weights(self):

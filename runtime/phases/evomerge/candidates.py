@@ -8,7 +8,7 @@ processes once (Ray: ``ray.put``) and each worker rebuilds the inputs lazily.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runtime.data.example import Example
@@ -67,6 +67,7 @@ class CandidateEvaluator:
     space: GenomeSpace
     base: str
     seed: int
+    allow_config_mismatch: bool = False  # the recipe's merge.allow_config_mismatch
     _models: list | None = field(default=None, repr=False)
 
     @classmethod
@@ -101,6 +102,7 @@ class CandidateEvaluator:
         if genome.technique == INPUT:
             return inputs[genome.members[0]]
         request, order = to_request(self.space, genome, self.base, merge_seed(self.seed, genome))
+        request = replace(request, allow_config_mismatch=self.allow_config_mismatch)
         return merge_models(request, [inputs[i] for i in order]).to(self.device)
 
     def __call__(self, genome: Genome) -> Measurement:

@@ -26,6 +26,7 @@ from runtime.evolution.decode import to_request, used_inputs
 from runtime.executors import make_executor
 from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, StopRequested
 from runtime.merge import layer_count
+from runtime.merge.compat import check_compatible_configs
 from runtime.phases.evomerge.candidates import CandidateEvaluator, heldout_for, merge_seed
 from runtime.phases.evomerge.fitness import fitness_function
 from runtime.phases.evomerge.single import single_merge
@@ -58,11 +59,15 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
         raise ValueError("evolving merges measures candidates on the task suite, so the inputs "
                          "need the suite's tokenizer (Cognate models); for other models use "
                          "`mode = merge`")
+    allow_mismatch = params.merge.allow_config_mismatch
+    check_compatible_configs([m.config.to_dict() for m in loaded.models], allow_mismatch,
+                             same_depth=False)  # before the search, not in every candidate
     heldout = heldout_for(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed)
     space = GenomeSpace(tuple(params.techniques), tuple(layer_count(m) for m in loaded.models))
     return CandidateEvaluator.from_models(
         loaded.models, tokenizer=loaded.tokenizer, heldout=heldout, eval_cfg=params.eval,
-        device=ctx.device, space=space, base=params.base, seed=ctx.seed)
+        device=ctx.device, space=space, base=params.base, seed=ctx.seed,
+        allow_config_mismatch=allow_mismatch)
 
 
 def evolve(ctx: PhaseContext, params: EvoMergeParams, inputs) -> PhaseResult:

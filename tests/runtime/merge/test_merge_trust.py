@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 
@@ -74,6 +75,18 @@ def test_function_neutral_fields_and_depth_of_layer_merges_are_allowed():
     assert set(config_differences([a, b])) == {"num_hidden_layers"}
     assert set(config_differences([a, {**a, "rope_scaling": {"type": "linear", "factor": 2}}])) \
         == {"rope_scaling"}
+
+
+def test_rope_settings_in_transformers_5_form_are_compared(llamas):
+    from transformers import LlamaConfig
+
+    diffs = config_differences([LlamaConfig().to_dict(), LlamaConfig(rope_theta=1e6).to_dict()])
+    assert list(diffs) == ["rope_parameters"] and diffs["rope_parameters"][1]["rope_theta"] == 1e6
+    rope = {"rope_theta": 1e6, "rope_type": "default"}
+    other = LlamaForCausalLM(LlamaConfig(**{**llama_config().to_dict(), "rope_parameters": rope}))
+    other.load_state_dict(llamas[1].state_dict())
+    with pytest.raises(ValueError, match="rope_parameters: model 0 = .*model 1 = .*1000000"):
+        merge_models(LINEAR, [llamas[0], other.eval()])
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
@@ -172,3 +185,24 @@ def test_recipe_merge_options_reach_the_request():
     assert req.dtype == "bfloat16" and req.allow_config_mismatch
     assert merge_request(EvoMergeParams(mode="merge"), 2, seed=0).dtype == "first"
 
+
+
+def test_evolve_mode_refuses_mismatched_configs_before_searching(tmp_path):
+    from forgelang.kinds.evomerge import EvoMergeParams
+    from runtime.phases.evomerge.kernel import build_evaluator
+    from runtime.phases.toolkit.inputs import LoadedInputs
+    from tests.runtime.phases.kernel_inputs import llama_input, phase_context, suite_tokenizer
+
+    model = load_model(llama_input(tmp_path / "a").path, "cpu")
+    other = type(model)(model.config)
+    other.config = copy.deepcopy(model.config)
+    other.config.rope_theta = 1e6
+    other.load_state_dict(model.state_dict())
+    loaded = LoadedInputs([model, other.eval()], suite_tokenizer())
+    ctx = phase_context(tmp_path, "evomerge")
+    small = {"eval": {"examples": 2}, "population": 2, "elitism": 0, "tournament_size": 2}
+    with pytest.raises(ValueError, match="rope_theta"):
+        build_evaluator(ctx, EvoMergeParams.model_validate(small), loaded)
+    allowed = EvoMergeParams.model_validate({**small, "merge": {"allow_config_mismatch": True}})
+    evaluator = build_evaluator(ctx, allowed, loaded)
+    assert evaluator.allow_config_mismatch
