@@ -56,6 +56,29 @@ def _split(expr: ast.Expr) -> tuple[ast.Expr | None, float | None]:
     return None, None
 
 
+SHOWN_METRICS = 12  # a message lists at most this many measured names
+RETENTIONS = ("retention", "cumulative_retention")
+
+
+def why_unknown(error: ExpressionError, metrics: dict) -> str:
+    """Why a gate's name has no value: retention undefined because the input scored 0, a
+    near miss (did-you-mean), or which metrics were measured (the first few)."""
+    from forgelang.diagnostics import did_you_mean
+
+    name = getattr(error.node, "name", None)
+    if name in RETENTIONS and metrics.get("input_accuracy", None) == 0:
+        return (f"`{name}` is undefined: the phase's input scored 0 on the held-out set "
+                "(input_accuracy = 0), so after ÷ before has no value")
+    known = sorted(metrics)
+    more = f" and {len(known) - SHOWN_METRICS} more" if len(known) > SHOWN_METRICS else ""
+    listed = f"(measured metrics: {', '.join(known[:SHOWN_METRICS]) or 'none'}{more})"
+    if name in RETENTIONS:
+        return (f"`{name}` is undefined: it needs the input's score on the held-out set, "
+                f"which is 0 or was not measured {listed}")
+    hint = did_you_mean(str(name), metrics) if name else None
+    return f"{error}; {hint}" if hint else f"{error} {listed}"
+
+
 def evaluate_gate(gate: GateSpec, metrics: dict) -> GateVerdict:
     """Evaluate ``gate`` against the metrics measured after its phase.
 
@@ -68,10 +91,9 @@ def evaluate_gate(gate: GateSpec, metrics: dict) -> GateVerdict:
         value = float(evaluate(side, metrics)) if side is not None else None
         passed = evaluate(expr, metrics)
     except ExpressionError as e:
-        known = ", ".join(sorted(metrics)) or "none"
         return GateVerdict(gate.phase, gate.expression, None, threshold, False, gate.on_fail,
-                           f"cannot be evaluated after phase `{gate.phase}`: {e} "
-                           f"(measured metrics: {known})")
+                           f"cannot be evaluated after phase `{gate.phase}`: "
+                           f"{why_unknown(e, metrics)}")
     if not isinstance(passed, bool):
         return GateVerdict(gate.phase, gate.expression, value, threshold, False, gate.on_fail,
                            "the condition does not give true or false")

@@ -57,3 +57,17 @@ def test_warn_gate_and_passing_gate_let_the_run_finish(workspace, kernels):
     d = res.phases[2].models[0]["metrics"]
     c = res.phases[1].models[0]["metrics"]
     assert d["cumulative_retention"] == pytest.approx(c["retention"] * d["retention"])
+
+
+def test_undefined_retention_says_why_and_near_misses_get_a_hint():
+    from forgelang.plan import GateSpec
+    from runtime.gates import evaluate_gate
+
+    measured = {"accuracy": 0.0, "input_accuracy": 0.0, **{f"m{i}": 1.0 for i in range(40)}}
+    verdict = evaluate_gate(GateSpec("bitnet", "retention >= 0.8", "warn"), measured)
+    assert not verdict.passed and "input scored 0" in verdict.message
+    assert "m39" not in verdict.message  # not a list of every measured name
+    verdict = evaluate_gate(GateSpec("bitnet", "acuracy >= 0.8", "warn"), measured)
+    assert not verdict.passed and "did you mean `accuracy`?" in verdict.message
+    verdict = evaluate_gate(GateSpec("bitnet", "zzz >= 0.8", "warn"), measured)
+    assert "and 30 more" in verdict.message
