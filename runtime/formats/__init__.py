@@ -13,8 +13,9 @@ Adding a form is one module here, imported below: a ``QuantizationConfigMixin``,
 ``HfQuantizer`` and a save function, registered under a ``forge_*`` name.
 """
 
-from runtime.formats import ternary  # noqa: F401  (registers ``forge_ternary``)
-from runtime.compression import stored as _compressed  # noqa: F401,E402  (``forge_compressed``)
+# ternary first: the compressed form builds on its packing (this order is the point)
+from runtime.formats import ternary  # noqa: F401, I001  (registers ``forge_ternary``)
+from runtime.compression import stored as _compressed  # noqa: F401  (``forge_compressed``)
 
 # The forms this build loads. The compressed form's name is written out: reading it from
 # its module here can meet that module half-imported (transformers' import hook).
