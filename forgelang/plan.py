@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from forgelang.estimate import Estimate, ModelSpec
+from forgelang.humanize import human_bytes
 
 PLAN_FORMAT = 1
 EXTERNAL_PREFIX = "dir:"  # an input that is a local Hugging Face model directory
@@ -131,8 +132,6 @@ class Plan:
 
     def over_budget(self) -> list[str]:
         """Human lines saying which budget the plan exceeds (empty when within)."""
-        from forgelang.render import human_bytes  # render imports this module
-
         t, out = self.totals(), []
         mem, secs = self.budget.get("memory_bytes"), self.budget.get("seconds")
         if mem and t["peak_memory_bytes"] > mem:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from forgelang.humanize import human_bytes, human_count, human_seconds  # noqa: F401 (re-exported)
 from forgelang.plan import Plan
 
 SYMBOLS = {"run": "+", "cached": "=", "rerun": "~"}
@@ -20,35 +21,6 @@ def use_color(stream=sys.stdout) -> bool:
 
 def paint(text: str, style: str, color: bool) -> str:
     return f"\x1b[{_COLORS[style]}m{text}\x1b[0m" if color else text
-
-
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-def human_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    if s < 86400 * 2:
-        return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-    return f"{s / 86400:.1f}d"
-
-
-def human_count(n: float) -> str:
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return f"{n:.0f}"
 
 
 def render_plan(plan: Plan, color: bool = False) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from forgelang.render import human_bytes
+from forgelang.humanize import human_bytes
 from runtime.faults import FAULTS, describe_fault, workspace_problem
 from runtime.registry import ModelRegistry, RegistryError, workspace_path
 from runtime.registry_schema import SchemaError

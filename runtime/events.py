@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from forgelang.render import human_bytes
+from forgelang.humanize import human_bytes
 
 EVENT_TYPES = ("run_started", "phase_started", "phase_progress", "metric", "phase_finished",
                "phase_cached", "phase_failed", "gate_verdict", "warning", "run_finished")

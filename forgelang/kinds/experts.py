@@ -122,9 +122,14 @@ def estimate(p: ExpertsParams, ctx: EstimateContext) -> Estimate:
     a, bs = p.self_analysis, p.eval.batch_size
     skills = dict.fromkeys(a.skills, 1.0)
 
+    widths: dict[int, float] = {}
+
     def width(rows: int) -> float:  # a scored batch is as wide as its longest question
-        return costs.suite_batch_length(p.eval.levels, max(1, min(rows, bs)), 256,
-                                        cost.vocab_size, skills)
+        batch = max(1, min(rows, bs))
+        if batch not in widths:  # asked thousands of times for a few batch sizes
+            widths[batch] = costs.suite_batch_length(p.eval.levels, batch, 256,
+                                                     cost.vocab_size, skills)
+        return widths[batch]
 
     length = width(bs)
     n_exp = min(a.max_experts, len(a.skills))

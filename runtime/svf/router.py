@@ -2,7 +2,7 @@
 
     import runtime
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from runtime.svf import ExpertRouter
+    from runtime.svf.router import ExpertRouter
 
     model = AutoModelForCausalLM.from_pretrained(out_dir)
     router = ExpertRouter(model, AutoTokenizer.from_pretrained(out_dir), out_dir)
