@@ -90,8 +90,18 @@ def code_closure(start: list[str]) -> list[str]:
         if path in seen:
             continue
         seen.add(path)
-        todo.extend(module_file(name) for name in named_modules(path))
+        todo.extend(module_file(name) for name in _with_packages(named_modules(path)))
     return sorted(seen)
+
+
+def _with_packages(names: frozenset[str]) -> set[str]:
+    """``names`` and the packages above each: importing ``a.b.c`` runs the ``__init__`` of
+    ``a`` and of ``a.b`` first, so their code (and what they import) runs too."""
+    out = set(names)
+    for name in names:
+        parts = name.split(".")
+        out |= {".".join(parts[:k]) for k in range(1, len(parts))}
+    return {n for n in out if module_file(n) is not None}
 
 
 def kernel_files(kind: str) -> list[str]:

@@ -88,6 +88,10 @@ def process_base_bytes() -> int:
     phase's CPU peak includes (``runtime.measure``). 0 where RSS cannot be read."""
     import runtime.orchestrator  # noqa: F401
     import runtime.phases  # noqa: F401
+    from runtime.kernels import KERNELS
+
+    for kind in KERNELS.names():  # a whole pipeline loads every kernel
+        KERNELS.get(kind)
     from runtime.measure import current_rss_bytes, release_free_memory
 
     try:

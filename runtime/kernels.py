@@ -17,6 +17,7 @@ metrics and parents in the registry, and computes retention from the ``accuracy`
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -164,6 +165,24 @@ class KernelRegistry(Registry[Kernel]):
         super().__init__("kernel for phase kind", error=MissingKernelError,
                          unknown="no {what} {name}", empty_hint="no kernels are registered yet",
                          sort=True)
+        self._modules: dict[str, str] = {}  # kind -> module that registers it when imported
+
+    def provide(self, name: str, module: str) -> None:
+        """A kernel that ``module`` registers, imported on first use: an apply loads only
+        the kernels its plan runs (each pulls in torch, transformers, its libraries)."""
+        self._modules[name] = module
+
+    def get(self, name: str) -> Kernel:
+        module = self._modules.pop(name, None)
+        if module is not None:
+            importlib.import_module(module)
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules or super().__contains__(name)
+
+    def names(self) -> list[str]:
+        return sorted(set(super().names()) | set(self._modules))
 
     def _prepare(self, name: str, obj: Any) -> Kernel:
         instance = obj() if isinstance(obj, type) else obj
