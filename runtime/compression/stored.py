@@ -231,17 +231,9 @@ def check_header(model: nn.Module, checkpoint_files) -> None:
         ValueError: a file that is not readable safetensors (truncated) or lacks a tensor,
             naming the file.
     """
-    from safetensors import SafetensorError, safe_open
+    from runtime.formats.ternary_checks import read_headers
 
-    found: dict[str, tuple[tuple[int, ...], str, str]] = {}
-    for path in checkpoint_files:
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                for key in f.keys():
-                    piece = f.get_slice(key)
-                    found[key] = (tuple(piece.get_shape()), piece.get_dtype(), str(path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable safetensors file ({err})") from None
+    found = read_headers(checkpoint_files)
     files = ", ".join(str(p) for p in checkpoint_files) or "(no weights file)"
     names = {torch.uint8: "U8", torch.float16: "F16", torch.float32: "F32"}
     for key, tensor in _stored_tensors(model).items():

@@ -29,7 +29,8 @@ _DTYPES = {torch.uint8: "U8", torch.float32: "F32", torch.float16: "F16",
 
 
 def read_headers(checkpoint_files) -> dict[str, tuple[tuple[int, ...], str, str]]:
-    """Every stored tensor: key -> (shape, dtype name, file), from the headers alone.
+    """Every stored tensor: key -> (shape, dtype name, file), from the headers alone (every
+    stored form checks its files with it).
 
     Raises:
         ValueError: a file that is not readable safetensors, naming it.
@@ -44,8 +45,8 @@ def read_headers(checkpoint_files) -> dict[str, tuple[tuple[int, ...], str, str]
                     piece = f.get_slice(key)
                     found[key] = (tuple(piece.get_shape()), piece.get_dtype(), str(path))
         except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"forge_ternary: {path} is not a readable safetensors file "
-                             f"({err}); it is truncated or damaged") from None
+            raise ValueError(f"{path}: not a readable safetensors file ({err}); it is "
+                             "truncated or damaged") from None
     return found
 
 
