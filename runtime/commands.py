@@ -169,7 +169,7 @@ def _phase_table(phases: list[dict]):
     for p in phases:
         est, got, ratio = p["estimate"], p["measured"], p["ratio"]
         table.add_row(p["name"], p["kind"], p["status"],
-                      _bytes(est.get("peak_memory_bytes")), _bytes(got["peak_memory_bytes"]),
+                      human_bytes(est.get("peak_memory_bytes")), human_bytes(got["peak_memory_bytes"]),
                       _ratio(ratio["peak_memory_bytes"]), _secs(est.get("seconds")),
                       _secs(got["seconds"]), _ratio(ratio["seconds"]))
     return table
@@ -208,7 +208,7 @@ def models(workspace=None, json: bool = False) -> int:
     for m in rows:
         acc = m["metrics"].get("accuracy")
         table.add_row(str(m["id"]), m["phase"], m["role"], m["sha256"][:12], f"{m['params']:,}",
-                      _bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}")
+                      human_bytes(m["size_bytes"]), "" if acc is None else f"{acc:.4f}")
     console = _console()
     console.print(table)
     for m in rows:
@@ -240,10 +240,6 @@ def _node_label(node: dict) -> str:
 def _add_parents(branch, node: dict) -> None:
     for parent in node["parents"]:
         _add_parents(branch.add(_node_label(parent)), parent)
-
-
-def _bytes(n) -> str:
-    return "-" if n is None else human_bytes(n)
 
 
 def _secs(s) -> str:

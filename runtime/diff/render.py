@@ -7,8 +7,9 @@ carries every figure, equal or not.
 
 from __future__ import annotations
 
+from forgelang.humanize import human_bytes
 from runtime.diff.compare import moved
-from runtime.report.format import bytes_text, number, seconds_text
+from runtime.report.format import number, seconds_text
 
 SHA_CHARS = 12
 
@@ -71,7 +72,7 @@ def _value(name: str, value) -> str:
     if name.endswith("seconds"):
         return seconds_text(value)
     if name.endswith("bytes"):
-        return bytes_text(value)
+        return human_bytes(value)
     return number(value)
 
 

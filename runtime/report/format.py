@@ -8,17 +8,6 @@ def number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def bytes_text(n: float | None) -> str:
-    """A byte count in B, KiB, MiB or GiB."""
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # pragma: no cover  (the loop always returns)
-
-
 def seconds_text(s: float | None) -> str:
     """Seconds as ``1.23 s``, ``4m05s`` or ``2h03m``."""
     if s is None:

@@ -7,9 +7,10 @@ import time
 import uuid
 from pathlib import Path
 
+from forgelang.humanize import human_bytes
 from runtime.report import outcome, prefixed, sections
 from runtime.report.data import RunData, finite
-from runtime.report.format import bytes_text, seconds_text
+from runtime.report.format import seconds_text
 
 TEMPLATE = "report.html.j2"
 # In page order; each returns a Section, a list of them, or None when its data is absent.
@@ -58,7 +59,7 @@ def facts(data: RunData) -> list[tuple[str, str]]:
            ("phases", f"{done} of {len(data.plan_steps())} in the plan completed or cached"),
            ("recipe file", str(plan.get("source", "-"))), ("seed", str(plan.get("seed", "-"))),
            ("device", str(plan.get("device", "-"))),
-           ("budget", f"{bytes_text(finite(budget.get('memory_bytes')))} memory, "
+           ("budget", f"{human_bytes(finite(budget.get('memory_bytes')))} memory, "
                       f"{seconds_text(finite(budget.get('seconds')))}")]
     return out
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from forgelang.humanize import human_bytes
 from runtime.report import charts
 from runtime.report.data import RunData, finite
-from runtime.report.format import bytes_text, number
+from runtime.report.format import number
 from runtime.report.graph_chart import Node, dag
 from runtime.report.sections import MAX_GRAPH_NODES, Section, Table
 
@@ -28,7 +29,7 @@ def lineage(data: RunData) -> Section | None:
                       "completed" if m["run_id"] == data.run_id else "cached") for m in ordered]
         charts_.append(dag("", boxes, edges))
     rows = [[str(m["id"]), m["phase"], m["kind"], m["role"], str(m["sha256"])[:16],
-             _count(m["params"]), bytes_text(finite(m["size_bytes"])),
+             _count(m["params"]), human_bytes(finite(m["size_bytes"])),
              number(finite(m["metrics"].get("accuracy"))), m["run_id"], _details(m)]
             for m in ordered]
     table = Table(["model", "phase", "kind", "role", "sha256", "params", "size", "accuracy",
@@ -74,7 +75,7 @@ def retention_and_size(data: RunData) -> Section | None:
     table = Table(["phase", "accuracy", "retention", "cumulative retention", "disk", "params"],
                   [[name, number(finite(m.get("accuracy"))), number(finite(m.get("retention"))),
                     number(finite(m.get("cumulative_retention"))),
-                    bytes_text(finite(m.get("disk_bytes"))), _count(m.get("params"))]
+                    human_bytes(finite(m.get("disk_bytes"))), _count(m.get("params"))]
                    for name, m in rows])
     note = ("Retention is a phase's accuracy over its input's; the cumulative figure is over "
             "the first phase's output. Sizes are the phase's output on disk (its largest "

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from forgelang.humanize import human_bytes
 from runtime.report import charts
 from runtime.report.data import RunData, Series, finite
-from runtime.report.format import bytes_text, seconds_text
+from runtime.report.format import seconds_text
 from runtime.report.graph_chart import Node, dag
 
 MAX_GRAPH_NODES = 60  # a plan has 8 phases; more boxes than this make an unreadable chart
@@ -75,8 +76,8 @@ def estimates(data: RunData) -> Section | None:
     rows = [[p["name"], p["kind"], p["status"],
              seconds_text(finite(p["estimate"].get("seconds"))),
              seconds_text(p["measured"]["seconds"]), _ratio(p["ratio"]["seconds"]),
-             bytes_text(finite(p["estimate"].get("peak_memory_bytes"))),
-             bytes_text(p["measured"]["peak_memory_bytes"]),
+             human_bytes(finite(p["estimate"].get("peak_memory_bytes"))),
+             human_bytes(p["measured"]["peak_memory_bytes"]),
              _ratio(p["ratio"]["peak_memory_bytes"])] for p in phases]
     table = Table(["phase", "kind", "status", "time est", "time measured", "measured/est",
                    "memory est", "memory measured", "measured/est"], rows)
