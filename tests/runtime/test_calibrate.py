@@ -18,17 +18,19 @@ def test_measure_times_real_matmuls():
     assert p.op_seconds != resolve("cpu").op_seconds
 
 
-def test_measure_records_the_apply_process_base_and_estimates_use_it():
+def test_measure_records_the_apply_process_base_and_estimates_use_it(tmp_path, monkeypatch):
     """The base RSS every phase's measured CPU peak includes (runtime.measure) is measured
-    with what apply loads, and the estimates' overhead becomes that figure."""
+    with what apply loads, and the estimates' overhead becomes that figure; without a
+    calibration the default stands."""
     from forgelang.kinds import costs
     from runtime.measure import current_rss_bytes
 
     p = measure("cpu", sizes=(32,), repeats=1)
     assert 50 * 2**20 < p.base_memory_bytes <= current_rss_bytes() + 16 * 2**20
     assert costs.overhead(p) == p.base_memory_bytes
-    assert costs.overhead(resolve("cpu")) == costs.OVERHEAD_BYTES["cpu"] or \
-        resolve("cpu").base_memory_bytes
+    monkeypatch.setenv("FORGE_CALIBRATION", str(tmp_path / "none.json"))  # never calibrated
+    assert resolve("cpu").base_memory_bytes == 0
+    assert costs.overhead(resolve("cpu")) == costs.OVERHEAD_BYTES["cpu"]
 
 
 def test_save_round_trips_through_load_calibrated(tmp_path, monkeypatch):
