@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import threading
 import time
@@ -49,14 +50,21 @@ def _reset_high_water_mark() -> bool:
     return True
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once (None where there is none)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
 def release_free_memory() -> None:
     """Collect garbage and return free heap pages to the OS (glibc only; else a no-op)."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class PhaseMeter:
