@@ -27,14 +27,6 @@ PARAMS = dict(max_iterations=3, a_cycle={"episodes": 3},
               eval=EVAL)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module", params=["cognate", "llama"])
-def source(request, tmp_path_factory) -> InputModel:
-    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 class Logged:

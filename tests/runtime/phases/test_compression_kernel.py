@@ -29,10 +29,6 @@ PARAMS = {"stages": [SEEDLM, VPTQ], "eval": EVAL}
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 
 import runtime.phases.curriculum  # noqa: F401  (registers the kernel)
 from forgelang.kinds.curriculum import KIND, CurriculumParams, plan_steps
@@ -28,14 +27,6 @@ PARAMS = dict(levels=3, questions=16, batch_size=4, seq_len=64,
 PLAN = plan_steps(16, 4, replay_ratio=0.5, every=8, dreams=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module", params=["cognate", "llama"])
-def source(request, tmp_path_factory) -> InputModel:
-    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def _run(root: Path, source: InputModel, stop=None, progress=lambda f, m: None, metrics=None,

@@ -26,10 +26,6 @@ PARAMS = dict(self_analysis={"samples_per_skill": 2, "max_experts": 2},
               mixing={"cem_population": 3, "iterations": 2, "examples": 2}, eval=EVAL)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
 
 def ternary_input(root: Path) -> InputModel:
     """The smoke Cognate model stored as forge_ternary (what the bitnet phase hands on)."""

@@ -11,21 +11,13 @@ import torch
 
 from forgelang.kinds.bitnet import BitNetParams
 from runtime.artifacts import hash_directory
-from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
-from tests.runtime.phases.kernel_inputs import INPUTS, phase_context
+from runtime.kernels import KERNELS, PhaseContext, StopRequested
+from tests.runtime.phases.kernel_inputs import phase_context
 
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4, "levels": [1]}
 PARAMS = dict(steps=3, batch_size=2, seq_len=64, eval=EVAL)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module", params=["cognate", "llama"])
-def source(request, tmp_path_factory) -> InputModel:
-    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def _ctx(root: Path, stop=None, progress=lambda f, m: None, metrics=None) -> PhaseContext:

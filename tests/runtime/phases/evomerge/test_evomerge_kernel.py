@@ -20,10 +20,6 @@ FITNESS = "0.9 * accuracy + 0.1 * diversity"
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)  # tiny models run faster on one thread
-
 
 @functools.lru_cache(maxsize=1)
 def _tokenizer():

@@ -8,12 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 
 from forgelang.kinds.quietstar import QuietStarParams
 from runtime.artifacts import hash_directory
 from runtime.kernels import KERNELS, InputModel, PhaseContext, StopRequested
-from tests.runtime.phases.kernel_inputs import INPUTS, cognate_input, phase_context
+from tests.runtime.phases.kernel_inputs import cognate_input, phase_context
 
 EVAL = {"examples": 3, "max_new_tokens": 2, "batch_size": 4, "levels": [1]}
 PARAMS = dict(thought_tokens=2, thoughts_per_position=2, steps=3, batch_size=2, seq_len=32,
@@ -22,14 +21,6 @@ PARAMS = dict(thought_tokens=2, thoughts_per_position=2, steps=3, batch_size=2, 
               anti_theater={"examples": 3}, eval=EVAL)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module", params=["cognate", "llama"])
-def source(request, tmp_path_factory) -> InputModel:
-    return INPUTS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def _ctx(root: Path, stop=None, progress=lambda f, m: None, metrics=None) -> PhaseContext:
