@@ -143,6 +143,8 @@ def rerun_reason(step, before: dict, upstream: dict[str, str]) -> str:
         return "params changed"
     if before.get("seed") != step.seed:
         return "seed changed"
+    if before.get("data") is not None and before.get("data") != step.data:
+        return "data changed"  # the same file edited: its content's digest differs
     if any(i in upstream for i in step.inputs):
         return "inputs re-run"
     return "inputs changed"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from forgelang import LANGUAGE_VERSION, ast
 from forgelang.dag import link_inputs, toposort
+from forgelang.data_files import SUITE
 from forgelang.diagnostics import Diagnostics, did_you_mean
 from forgelang.exprcheck import check_phase_expressions, check_reserved
 from forgelang.gates import compile_gates
@@ -38,6 +39,7 @@ class PhaseSpec:
     span: Span
     input_spans: list = field(default_factory=list)
     data_span: Span | None = None  # where `data = ...` was written, for file errors
+    data_inherited: bool = False  # `data` came from the recipe block, not the phase
 
 
 @dataclass
@@ -59,8 +61,9 @@ def compile_unit(unit: Unit, overrides: list[Override], diags: Diagnostics) -> C
     lets = _override_lets(unit.lets, overrides, diags)
     res = Resolver(lets, unit.presets, diags)
     header = _header(recipe, res, overrides, diags) if recipe else None
-    seed = header.seed if header else 0
-    specs = [s for s in (_phase(d, res, overrides, seed, diags) for d in phases) if s]
+    defaults = RecipeDefaults(header.seed if header else 0,
+                              header.data if header else SUITE, res.spans.get(("recipe", "data")))
+    specs = [s for s in (_phase(d, res, overrides, defaults, diags) for d in phases) if s]
     gates = compile_gates(stmts, {s.name: s.kind for s in specs}, res, diags)
     _warn_unused(stmts, set(res.used), diags)
     for name in unit.presets:  # check every preset, used or not
@@ -146,7 +149,26 @@ def _header(recipe: ast.RecipeDecl, res: Resolver, overrides, diags) -> RecipeHe
     return validate_model(RecipeHeader, data, ("recipe",), res, recipe.span, diags)
 
 
-def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> PhaseSpec | None:
+@dataclass(frozen=True)
+class RecipeDefaults:
+    """What the recipe block gives every phase that does not set its own."""
+
+    seed: int
+    data: str  # `suite` or a .jsonl path as written
+    data_span: Span | None
+
+
+def _inherit_data(data: dict, params: type[Params], defaults: RecipeDefaults) -> bool:
+    """Give a phase without its own ``data`` the recipe's (a kind without a ``data``
+    parameter gets nothing). True when it was inherited."""
+    if "data" in data or "data" not in params.model_fields or defaults.data == SUITE:
+        return False
+    data["data"] = defaults.data
+    return True
+
+
+def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, defaults: RecipeDefaults,
+           diags) -> PhaseSpec | None:
     name = decl.name
     data = res.value(decl.body, (name,))
     if decl.extends:
@@ -157,11 +179,12 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     if not res.within_budget(data, decl.span):
         return None
     inputs = data.pop("inputs", None)
-    phase_seed = data.pop("seed", seed)
+    phase_seed = data.pop("seed", defaults.seed)
     if decl.kind not in KINDS:
         diags.add("E020", f"unknown phase kind `{decl.kind}`", decl.kind_span,
                   did_you_mean(decl.kind, KINDS.names()))
         return None
+    inherited = _inherit_data(data, KINDS.get(decl.kind).params, defaults)
     params = validate_model(KINDS.get(decl.kind).params, data, (name,), res,
                             decl.kind_span, diags)
     if not isinstance(phase_seed, int) or isinstance(phase_seed, bool) or phase_seed < 0:
@@ -174,8 +197,9 @@ def _phase(decl: ast.PhaseDecl, res: Resolver, overrides, seed: int, diags) -> P
     spans = [res.spans.get((name, "inputs", i)) or res.spans.get((name, "inputs"))
              for i in range(len(listed or []))]
     check_phase_expressions(decl, KINDS.get(decl.kind), res, diags)
+    data_span = defaults.data_span if inherited else res.spans.get((name, "data"))
     return PhaseSpec(name, decl.kind, params, listed, phase_seed, decl.span, spans,
-                     res.spans.get((name, "data")))
+                     data_span, inherited)
 
 
 def _check_overrides(overrides, lets, phases, diags) -> None:

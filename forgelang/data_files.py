@@ -28,6 +28,17 @@ class NotADataFile(OSError):
     reason a data file cannot be read)."""
 
 
+SUITE = "suite"  # the deterministic synthetic task suite built by the runtime
+
+
+def data_value(value: str) -> str:
+    """A ``data`` value as written: ``suite`` or a name ending in ``.jsonl`` (the rest of
+    the rule is checked when the file is opened). Raises ValueError otherwise."""
+    if value == SUITE or value.endswith(DATA_SUFFIX):
+        return value
+    raise ValueError(f"data must be `suite` or a path to a .jsonl file, got {value!r}")
+
+
 def data_path(value: str | Path, base_dir: Path) -> Path:
     """The absolute path a ``data`` value names: relative to ``base_dir`` (the recipe's
     folder), ``~`` expanded, its folders' symbolic links resolved and its own name kept
@@ -66,5 +77,5 @@ def check_data_file(path: str | Path, max_bytes: int | None = None) -> None:
         pass
 
 
-__all__ = ["DATA_SUFFIX", "MAX_DATA_BYTES", "NotADataFile", "check_data_file",
-           "check_data_name", "data_path", "open_data_file"]
+__all__ = ["DATA_SUFFIX", "MAX_DATA_BYTES", "SUITE", "NotADataFile", "check_data_file",
+           "check_data_name", "data_path", "data_value", "open_data_file"]

@@ -45,6 +45,7 @@ CODES: dict[str, str] = {
     "E071": "phase inputs form a cycle",
     "E072": "wrong number of inputs",
     "E073": "data file cannot be read",
+    "E074": "phase kind cannot use a JSONL data file (the synthetic suite only)",
     "E080": "unknown merge technique",
     "E090": "invalid expression",
     "E091": "unknown name in expression",

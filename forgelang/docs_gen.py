@@ -115,8 +115,11 @@ def kind_section(kind: Kind) -> list[str]:
     lo, hi = kind.inputs
     inputs = f"{lo}" if lo == hi else f"{lo} to {'any' if hi is None else hi}"
     metrics = ", ".join(f"`{m}`" for m in kind.metrics)
+    data = ("the synthetic suite or a JSONL file (its `data`, else the recipe's)"
+            if kind.jsonl_data else "the synthetic suite only (a JSONL `data` file is E074)")
     lines = [f"## `{kind.name}`", "", kind.summary, "", f"- inputs: {inputs} model(s)",
-             f"- kernel version: {kind.version}", f"- metrics: {metrics}", ""]
+             f"- kernel version: {kind.version}", f"- trains and measures on: {data}",
+             f"- metrics: {metrics}", ""]
     doc = (kind.params.__doc__ or "").strip()
     if doc:
         lines += [doc, ""]

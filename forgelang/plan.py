@@ -58,6 +58,7 @@ class Step:
     action: str = "run"  # "run" (+), "cached" (=), "rerun" (~)
     reason: str = ""  # why a "rerun" step re-runs, e.g. "kernel changed"
     forecast: dict | None = None  # the estimate corrected by history (forgelang.history)
+    data: str = "suite"  # what it trains and measures on: forgelang.data_label
 
     @property
     def expected_seconds(self) -> float:
@@ -83,6 +84,7 @@ class Step:
             "kernel_version": self.kernel_version,
             "cache_key": self.cache_key,
             "action": self.action,
+            "data": self.data,
             "estimate": self.estimate.to_json(),
         }
 
@@ -93,7 +95,7 @@ class Step:
         est = Estimate(**e, notes=notes)
         return cls(d["name"], d["kind"], tuple(d["inputs"]), d["params"], d["seed"],
                    d["kernel_version"], d["cache_key"], est, d.get("action", "run"),
-                   d.get("reason", ""), _present(d.get("forecast")))
+                   d.get("reason", ""), _present(d.get("forecast")), d.get("data", "suite"))
 
 
 @dataclass(frozen=True)

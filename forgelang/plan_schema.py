@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from forgelang.data_label import is_label
 from forgelang.plan import EXTERNAL_PREFIX, PLAN_FORMAT
 from forgelang.schema import DEVICE_RE, MAX_CPUS, MAX_GPUS, NAME_MAX
 
@@ -69,6 +70,12 @@ def _input(value: str) -> str:
             raise ValueError("`dir:` must be followed by a model directory path (printable)")
         return value
     return _identifier(value)
+
+
+def _data_label(value: str) -> str:
+    if not is_label(value):
+        raise ValueError("must be `suite` or `file:NAME@DIGEST` (forgelang.data_label)")
+    return value
 
 
 def _printable(value: str) -> str:
@@ -140,6 +147,7 @@ class StepSchema(_Strict):
     cache_key: CacheKey
     action: Literal["run", "cached", "rerun"] = "run"
     reason: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = ""
+    data: Annotated[str, Field(max_length=300), AfterValidator(_data_label)] = "suite"
     estimate: EstimateSchema
     forecast: ForecastSchema | None = None
 

@@ -4,8 +4,9 @@ skips compiling (pydantic validation dominates a cold plan's time).
 The key covers the root file's bytes, the command-line overrides and import roots,
 the calibration file and the forgelang and runtime sources (their sizes and mtimes: a
 step's cache key holds its kernel's code fingerprint); an entry
-also lists every file the recipe imported with its sha256, and the fingerprint of every
-external input directory and data file the plan reads, all re-checked on each hit.
+also lists every file the recipe imported with its sha256, the fingerprint of every
+external input directory and the content sha256 of every data file the plan reads (a
+step's cache key and data label hold it), all re-checked on each hit.
 Only clean plans (no diagnostics at all) are cached. ``FORGE_NO_CACHE=1`` disables it.
 """
 
@@ -16,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from forgelang.data_label import content_sha256
 from forgelang.devices import calibration_path
 from forgelang.files import read_regular
 from forgelang.fingerprint import fingerprint
@@ -64,13 +66,20 @@ def key(path: Path, overrides, import_roots) -> str | None:
     return _digest(meta + b"\0" + root + b"\0" + cal_bytes)
 
 
-def _externals(plan: Plan) -> list[str]:
+def _externals(plan: Plan) -> dict[str, str]:
     """Input model directories and data files the plan reads (the planner made them absolute;
-    the synthetic suite's ``data = "suite"`` is not a path)."""
-    paths = [i[len(EXTERNAL_PREFIX):] for s in plan.steps for i in s.inputs
-             if i.startswith(EXTERNAL_PREFIX)]
-    data = (str(s.params.get("data", "")) for s in plan.steps)
-    return paths + [d for d in data if Path(d).is_absolute()]
+    the synthetic suite's ``data = "suite"`` is not a path), each with its current stamp."""
+    paths = {i[len(EXTERNAL_PREFIX):] for s in plan.steps for i in s.inputs
+             if i.startswith(EXTERNAL_PREFIX)}
+    data = {str(s.params.get("data", "")) for s in plan.steps}
+    stamps = {p: _stamp(p) for p in paths}
+    stamps.update({d: _stamp(d, data=True) for d in data if Path(d).is_absolute()})
+    return stamps
+
+
+def _stamp(name: str, data: bool = False) -> str:
+    """A data file's content sha256, or an input directory's fingerprint."""
+    return f"sha256:{content_sha256(name)}" if data else fingerprint(Path(name))
 
 
 def load(cache_key: str) -> Plan | None:
@@ -81,7 +90,7 @@ def load(cache_key: str) -> Plan | None:
             if _digest(read_regular(name, MAX_SOURCE_BYTES)) != digest:
                 return None
         for name, stamp in entry["externals"].items():
-            if fingerprint(Path(name)) != stamp:
+            if _stamp(name, data=stamp.startswith("sha256:")) != stamp:
                 return None
         return Plan.from_json(entry["plan"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -92,7 +101,7 @@ def store(cache_key: str, plan: Plan, deps: list[Path]) -> None:
     """Save a clean plan; failures to write are ignored (the cache is an optimisation)."""
     try:
         entry = {"deps": {str(p): _digest(p.read_bytes()) for p in deps},
-                 "externals": {p: fingerprint(Path(p)) for p in _externals(plan)},
+                 "externals": _externals(plan),
                  "plan": plan.to_json()}
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)

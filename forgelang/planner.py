@@ -6,9 +6,10 @@ from pathlib import Path
 
 from forgelang import devices
 from forgelang.compiler import CompiledRecipe
+from forgelang.data_label import SUITE_LABEL, content_sha256, file_label
 from forgelang.diagnostics import Diagnostics
 from forgelang.external import model_dir_spec
-from forgelang.fingerprint import data_file, dir_fingerprint, fingerprint
+from forgelang.fingerprint import data_file, dir_fingerprint
 from forgelang.kernel_code import kernel_version
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import EstimateContext, ModelSpec
@@ -26,9 +27,10 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
     for spec in recipe.phases:
         kind = KINDS.get(spec.kind)
         inputs = _input_specs(spec, outputs, diags)
-        data_keys = _data_keys(spec, recipe.base_dir, diags)
-        if inputs is None or data_keys is None:
+        data = _phase_data(spec, kind, recipe.base_dir, diags)
+        if inputs is None or data is None:
             continue
+        data_keys, data_label = data
         lo, hi = kind.inputs
         if not lo <= len(inputs) <= (hi if hi is not None else len(inputs)):
             want = f"{lo}" if lo == hi else f"{lo} or more" if hi is None else f"{lo}-{hi}"
@@ -45,7 +47,7 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
         version = kernel_version(spec.kind, kind.version)  # declared + code fingerprint
         keys[spec.name] = cache_key(spec.kind, version, params, spec.seed, in_keys)
         steps.append(Step(spec.name, spec.kind, tuple(spec.inputs), params, spec.seed,
-                          version, keys[spec.name], est))
+                          version, keys[spec.name], est, data=data_label))
     if diags.errors:
         return None
     budget = {"memory_bytes": h.budget.memory, "seconds": h.budget.time}
@@ -72,24 +74,35 @@ def _input_specs(spec, outputs: dict, diags: Diagnostics) -> tuple[ModelSpec, ..
     return tuple(found)
 
 
-def _data_keys(spec, base_dir: Path, diags: Diagnostics) -> list[str] | None:
-    """Resolve a phase's ``data`` file (in place, to an absolute path) and fingerprint it.
+def _phase_data(spec, kind, base_dir: Path, diags: Diagnostics) -> tuple[list, str] | None:
+    """Resolve a phase's ``data`` file (in place, to an absolute path) and identify it by
+    the sha256 of its content, so an edited file re-runs the phases that read it.
 
-    Returns the extra cache-key entries ([] for the synthetic suite), or None after an error.
+    Returns (the extra cache-key entries, [] for the synthetic suite; the data's label,
+    ``forgelang.data_label``), or None after an error.
     """
     value = getattr(spec.params, "data", SUITE)
     if value == SUITE:
-        return []
+        return [], SUITE_LABEL
+    if not kind.jsonl_data:
+        where = ("the recipe's `data` applies to every phase that does not set its own"
+                 if spec.data_inherited else "it is set in this phase")
+        diags.add("E074", f"phase `{spec.name}` ({spec.kind}) trains and measures on the "
+                  f"synthetic task suite only, not on `{value}` ({where})",
+                  spec.data_span or spec.span,
+                  f"set `data = suite` in phase `{spec.name}`; `forge lineage` then shows "
+                  "which models were measured on which data")
+        return None
     try:
         path = data_file(value, base_dir)
-        stamp = fingerprint(path)
+        digest = content_sha256(path)
     except OSError as e:
         diags.add("E073", f"data file of phase `{spec.name}` cannot be read: {e}",
                   spec.data_span or spec.span,
                   f"`data = \"{value}\"` is read relative to the recipe's folder")
         return None
     spec.params = spec.params.model_copy(update={"data": str(path)})
-    return [sha256_hex(f"data|{path}|{stamp}")]
+    return [sha256_hex(f"data|sha256:{digest}")], file_label(path, digest)
 
 
 def _external_key(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from forgelang.data_label import SUITE_LABEL
 from forgelang.humanize import human_bytes, human_count, human_seconds  # noqa: F401 (re-exported)
 from forgelang.plan import Plan
 
@@ -31,6 +32,7 @@ def render_plan(plan: Plan, color: bool = False) -> str:
              f"({human_count(t['peak_flops'] * t['efficiency'])}FLOP/s sustained, "
              f"{human_bytes(t['memory_bytes'])} memory, {t.get('source', 'default')})", ""]
     width = max((len(s.name) for s in plan.steps), default=5)
+    own_data = any(s.data != SUITE_LABEL for s in plan.steps)  # then every step says its data
     for s in plan.steps:
         sym = SYMBOLS.get(s.action, "?")
         e = s.estimate
@@ -44,6 +46,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
             lines.append(f"      {forecast_line(s)}")
         if s.inputs:
             lines.append(f"      <- {', '.join(_short(i) for i in s.inputs)}")
+        if own_data:
+            lines.append(f"      data {data_line(s)}")
     lines += _gate_lines(plan) + [""] + _summary(plan, color)
     return "\n".join(lines)
 
@@ -62,6 +66,14 @@ def forecast_line(step) -> str:
               if f.get("memory_low") is not None else "; mem from the cost model")
     return (f"{time}{memory}; cost model {human_seconds(e.seconds)}, "
             f"{human_bytes(e.peak_memory_bytes)}")
+
+
+def data_line(step) -> str:
+    """What a step trains and measures on: ``suite (synthetic)`` or
+    ``file:mine.jsonl@3f2a... (/abs/path/mine.jsonl)``."""
+    if step.data == SUITE_LABEL:
+        return "suite (synthetic task suite)"
+    return f"{step.data} ({_short(str(step.params.get('data', '')))})"
 
 
 def _range(f: dict, name: str, show, parens: bool = False) -> str:

@@ -1,10 +1,11 @@
 """Pydantic models of the recipe header (``recipe "name" { ... }``) and of gates."""
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from forgelang.data_files import SUITE, data_value
 from forgelang.devices import BUILTIN
 
 DEVICE_RE = re.compile(r"auto|cpu|mps|cuda|cuda:\d{1,6}")  # used with fullmatch
@@ -41,7 +42,7 @@ class Executor(_Strict):
 
 
 class RecipeHeader(_Strict):
-    """The ``recipe`` block: name, seed, device and budgets."""
+    """The ``recipe`` block: name, seed, device, budgets and the data every phase uses."""
 
     name: str = Field(min_length=1, max_length=NAME_MAX)
     description: str = ""
@@ -49,6 +50,9 @@ class RecipeHeader(_Strict):
     device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
     target: str | None = Field(None, description="device profile to plan for: "
                                + ", ".join(BUILTIN))
+    data: Annotated[str, AfterValidator(data_value)] = Field(
+        SUITE, description="data of every phase that does not set its own `data`: `suite` "
+        "(synthetic, seeded) or a .jsonl path")
     budget: Budget = Budget()
     tracking: Tracking = Tracking()
     executor: Executor = Executor()

@@ -116,4 +116,5 @@ KIND = Kind(
     metrics=("iterations", "cycle", "score", "kl", "a_cycle.*", "b_cycle.*", "persona.*",
              "plateau.*", "bake.*", "tool.*", "input_accuracy", "baked.*", "answer_perplexity",
              "requantization.*"),
+    jsonl_data=True,
 )

@@ -51,6 +51,9 @@ class Kind:
     aliases: tuple[str, ...] = field(default=())
     # (code, message) warnings `forge plan` shows for a step, from its params and inputs
     plan_warnings: Callable[[Params, EstimateContext], tuple[tuple[str, str], ...]] | None = None
+    # whether its kernel trains and measures on a JSONL `data` file (else the suite only:
+    # `forge plan` refuses a file, E074, rather than apply failing when it gets there)
+    jsonl_data: bool = False
 
     def produces(self, metric: str) -> bool:
         return any(fnmatch.fnmatchcase(metric, pat) for pat in self.metrics + COMMON_METRICS)
@@ -59,7 +62,7 @@ class Kind:
 # Recorded by the runtime for every phase that outputs a model (see docs/phases.md).
 COMMON_METRICS = ("retention", "cumulative_retention", "params", "disk_bytes", "seconds",
                   "peak_memory_bytes", "memory_above_start_bytes", "accuracy", "accuracy.*",
-                  "perplexity")
+                  "perplexity", "input_data_differs")
 
 
 class KindRegistry(Registry[Kind]):

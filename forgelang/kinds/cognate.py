@@ -151,6 +151,7 @@ KIND = Kind(
              "role_examples.*", "specialisation.*", "specialisation_stderr.*",
              "merge_check.*"),
     inputs=(0, 0),
+    jsonl_data=True,
 )
 
 __all__ = ["CognateParams", "KIND", "MuGrokfast", "estimate", "output_spec"]

@@ -4,19 +4,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from forgelang.data_files import DATA_SUFFIX
+from forgelang.data_files import SUITE, data_value
 from forgelang.kinds.base import Params
 
-SUITE = "suite"  # the deterministic synthetic task suite built by the runtime
-
-
-def _data_source(value: str) -> str:
-    if value == SUITE or value.endswith(DATA_SUFFIX):  # the rest of the rule: data_files
-        return value
-    raise ValueError(f"data must be `suite` or a path to a .jsonl file, got {value!r}")
-
-
-DataSource = Annotated[str, AfterValidator(_data_source)]
+# `suite` or a .jsonl path (the rest of the rule: forgelang.data_files). A phase that
+# does not set it uses the recipe's `data` (forgelang.compiler), else the suite.
+DataSource = Annotated[str, AfterValidator(data_value)]
 
 
 def data_field(description: str = "training data"):

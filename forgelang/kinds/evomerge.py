@@ -150,4 +150,5 @@ KIND = Kind(
     metrics=("fitness", "diversity", "generation.*", "technique.*", "candidates", "parents.*",
              "champion.*", "input_accuracy", "merged.*", "merge_input.*"),
     inputs=(1, None),
+    jsonl_data=True,
 )

@@ -136,4 +136,5 @@ KIND = Kind(
     metrics=("loss", "loss.*", "lm_loss.*", "grad_norm.*", "lr.*", "reward", "reward.*",
              "thought.*", "coherence", "coherence.*", "anti_theater.*", "bake.*", "mixing_weight",
              "input_accuracy", "thinker.*", "answer_perplexity"),
+    jsonl_data=True,
 )

@@ -101,5 +101,16 @@ def smoke_run(folder: Path) -> dict:
     return {}
 
 
+def my_data(folder: Path) -> dict:
+    """``mine.jsonl``: 200 ``{"prompt", "answer", "family"}`` lines standing for your own
+    data (20 of them in the held-out share), for examples with ``data = "mine.jsonl"``."""
+    from runtime.data import make_split, save_jsonl
+
+    lines = make_split(["arithmetic"], 180, 0, "train", levels=[1]) + \
+        make_split(["arithmetic"], 20, 0, "heldout", levels=[1])
+    save_jsonl(lines, folder / "mine.jsonl")
+    return {}
+
+
 SETUPS = {"smoke-model": smoke_model, "two-models": two_models, "thinker": thinker,
-          "smoke-run": smoke_run}
+          "smoke-run": smoke_run, "my-data": my_data}
