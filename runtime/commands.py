@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
+from forgelang.data_label import same_data
 from forgelang.humanize import human_bytes
 from runtime.faults import FAULTS, describe_fault, workspace_problem
 from runtime.registry import ModelRegistry, RegistryError, workspace_path
@@ -177,7 +178,8 @@ def _phase_table(phases: list[dict]):
 
 def _print_phase_details(console, phase: dict) -> None:
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(phase["metrics"].items()))
-    console.print(f"{phase['name']}: {metrics}", markup=False)
+    measured_on = f" (measured on {phase['data']})" if phase.get("data") else ""
+    console.print(f"{phase['name']}{measured_on}: {metrics}", markup=False)
     for m in phase["models"]:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(m["metrics"].items()))
         console.print(f"  model {m['id']} {m['role']} {m['sha256'][:12]} {m['params']:,} params"
@@ -222,24 +224,32 @@ def lineage(workspace=None, model: str = "", json: bool = False) -> int:
     tree, done = _fetch(workspace, lambda registry: registry.lineage(model), json)
     if done is not None:
         return done
+    from rich.text import Text
     from rich.tree import Tree
 
-    root = Tree(_node_label(tree))
+    root = Tree(Text(_node_label(tree)))  # Text: a name with [brackets] is not markup
     _add_parents(root, tree)
     _console().print(root)
     return 0
 
 
-def _node_label(node: dict) -> str:
-    acc = node["metrics"].get("accuracy")
-    score = "" if acc is None else f" accuracy={acc:.4f}"
+def _node_label(node: dict, child: dict | None = None) -> str:
+    """One model of a lineage tree: its accuracy and the data it was measured on, flagged
+    when that is not the data its child (the model above it) was measured on."""
+    acc, data = node["metrics"].get("accuracy"), node.get("data")
+    score = "" if acc is None else f" accuracy={acc:.4f}" + (f" on {data}" if data else "")
+    if acc is not None and child is not None and same_data(data, child.get("data")) is False:
+        score += (f" — (measured on other data: {data} vs {child['data']} of model "
+                  f"{child['id']}; not comparable)")
     return (f"model {node['id']} {node['role']} ({node['phase']}/{node['kind']}) "
             f"{node['sha256'][:12]}{score}")
 
 
 def _add_parents(branch, node: dict) -> None:
     for parent in node["parents"]:
-        _add_parents(branch.add(_node_label(parent)), parent)
+        from rich.text import Text
+
+        _add_parents(branch.add(Text(_node_label(parent, node))), parent)
 
 
 def _secs(s) -> str:

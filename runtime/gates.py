@@ -8,6 +8,7 @@ from functools import lru_cache
 from forgelang import ast
 from forgelang.expressions import ExpressionError, evaluate
 from forgelang.plan import GateSpec
+from runtime.retention import INPUT_DATA_DIFFERS
 
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
@@ -61,14 +62,20 @@ RETENTIONS = ("retention", "cumulative_retention")
 
 
 def why_unknown(error: ExpressionError, metrics: dict) -> str:
-    """Why a gate's name has no value: retention undefined because the input scored 0, a
-    near miss (did-you-mean), or which metrics were measured (the first few)."""
+    """Why a gate's name has no value: retention undefined because the input scored 0 or
+    was measured on other data, a near miss (did-you-mean), or which metrics were measured
+    (the first few)."""
     from forgelang.diagnostics import did_you_mean
 
     name = getattr(error.node, "name", None)
     if name in RETENTIONS and metrics.get("input_accuracy", None) == 0:
         return (f"`{name}` is undefined: the phase's input scored 0 on the held-out set "
                 "(input_accuracy = 0), so after ÷ before has no value")
+    if name in RETENTIONS and metrics.get(INPUT_DATA_DIFFERS) == 1:
+        return (f"`{name}` is undefined: an input model's accuracy was measured on other data "
+                "than this phase's (the suite against a JSONL file, or two files), and numbers "
+                "from two data sets are not compared; `forge lineage MODEL` shows which data "
+                "each model was measured on")
     known = sorted(metrics)
     more = f" and {len(known) - SHOWN_METRICS} more" if len(known) > SHOWN_METRICS else ""
     listed = f"(measured metrics: {', '.join(known[:SHOWN_METRICS]) or 'none'}{more})"

@@ -83,6 +83,7 @@ class ModelOutput:
 @dataclass
 class PhaseResult:
     """What a kernel returns: its models and phase-level metrics.
+    data: str | None = None  # the data those metrics were measured on (forgelang.data_label)
 
     ``input_metrics`` maps an input index to what the kernel measured on that input model
     (e.g. EvoMerge's ``fitness`` of each parent); the runtime records them on the input's

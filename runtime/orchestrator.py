@@ -303,7 +303,7 @@ class PipelineOrchestrator:
             for m in models:
                 inputs.append(InputModel(path=self.store.load_model_dir(m["sha256"]),
                                          role=m["role"], sha256=m["sha256"], model_id=m["id"],
-                                         metrics=m["metrics"]))
+                                         metrics=m["metrics"], data=m.get("data")))
         return inputs
 
     def _execute(self, run_id, step, position, inputs, prepared, bus, tracker) -> PhaseOutcome:

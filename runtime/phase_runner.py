@@ -1,13 +1,7 @@
 """Running one plan step: context, seeding, measuring, storing outputs, retention.
 
 Retention (DESIGN.md): task score after a phase ÷ task score before it, on the same
-held-out set. The score is the metric ``accuracy`` (``SCORE_METRIC``), which kernels
-measure on held-out data for each output model. "Before" is the phase-level metric
-``input_accuracy`` when the kernel measured its input on the same set in this phase,
-else the best ``accuracy`` recorded for the output's parent models when they were made
-(the task suite is seeded, so that is the same held-out set). ``cumulative_retention``
-multiplies retentions along the lineage: accuracy now ÷ accuracy when the pipeline's
-first phase produced the ancestor.
+held-out set, never across two data sets: ``runtime.retention``.
 """
 
 from __future__ import annotations
@@ -27,9 +21,8 @@ from runtime.device import seed_everything
 from runtime.kernels import ForgeWarning, InputModel, ModelOutput, PhaseContext, PhaseResult
 from runtime.measure import PhaseMeter
 from runtime.registry import NewModel
+from runtime.retention import add_retention
 
-SCORE_METRIC = "accuracy"
-BASELINE_METRIC = "input_accuracy"
 PROGRESS_INTERVAL_S = 0.5  # the registry hears progress at most this often
 
 
@@ -144,7 +137,7 @@ def execute(job: StepRun, kernel, params,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     metrics = dict(result.metrics)
-    _add_retention(models, inputs, metrics)
+    add_retention(models, inputs, metrics, getattr(step, "data", None))
     metrics.update(runtime_metrics(models, meter))
     return models, metrics, meter, input_metric_rows(inputs, result.input_metrics)
 
@@ -197,22 +190,6 @@ def input_metric_rows(inputs: list[InputModel],
     """
     return [(inputs[i].model_id, name, float(value)) for i, values in input_metrics.items()
             if inputs[i].model_id is not None for name, value in values.items()]
-
-
-def _add_retention(models: list[NewModel], inputs: list[InputModel], metrics: dict) -> None:
-    """Add retention and cumulative_retention to each output model that has a score."""
-    for m in models:
-        score = m.metrics.get(SCORE_METRIC)
-        parents = [i for i in inputs if i.model_id in m.parents and SCORE_METRIC in i.metrics]
-        if score is None or not parents:
-            continue
-        best = max(parents, key=lambda i: i.metrics[SCORE_METRIC])
-        before = metrics.get(BASELINE_METRIC, best.metrics[SCORE_METRIC])
-        if before <= 0:
-            continue  # retention of a model that scored nothing is undefined
-        m.metrics["retention"] = score / before
-        m.metrics["cumulative_retention"] = (m.metrics["retention"] *
-                                             best.metrics.get("cumulative_retention", 1.0))
 
 
 def runtime_metrics(models: list[NewModel], meter: PhaseMeter) -> dict:

@@ -169,7 +169,8 @@ class ModelRegistry(RegistryQueries):
 
         Args:
             run_id: the run it belongs to.
-            step: the plan step's JSON (``Step.to_json()``).
+            step: the plan step's JSON (``Step.to_json()``); its ``data`` label (the data
+                the phase measures on) is kept with the phase run.
             position: its index in the plan.
             status: ``running`` or ``cached``.
             source_id: for a cached phase, the completed phase run it reuses.
@@ -179,11 +180,11 @@ class ModelRegistry(RegistryQueries):
         with self._write() as c:
             cur = c.execute(
                 "INSERT INTO phase_runs (run_id, name, kind, position, status, cache_key, "
-                "source_id, params, seed, estimate, started_at, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "source_id, params, seed, estimate, started_at, finished_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, step["name"], step["kind"], position, status, step["cache_key"],
                  source_id, json.dumps(step["params"], sort_keys=True), step["seed"],
-                 json.dumps(step["estimate"], sort_keys=True), now, done))
+                 json.dumps(step["estimate"], sort_keys=True), now, done, step.get("data")))
             return int(cur.lastrowid)
 
     def complete_phase_run(self, phase_run_id: int, models: list[NewModel], metrics: dict,

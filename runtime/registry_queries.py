@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from forgelang.data_label import label_of, same_data
 from runtime.registry_errors import RegistryError
 
 MAX_LINEAGE_DEPTH = 200  # a pipeline has 8 phases; deeper means a damaged parent chain
@@ -96,6 +97,7 @@ class RegistryQueries:
         measured = {"peak_memory_bytes": src["peak_memory_bytes"], "seconds": src["seconds"]}
         return {"id": p["id"], "name": p["name"], "kind": p["kind"], "status": p["status"],
                 "cache_key": p["cache_key"], "source_phase_run": p["source_id"],
+                "data": data_label_of(src),
                 "seed": p["seed"], "params": row_json(p["params"], f"phase run {p['id']}", dict), "error": p["error"],
                 "estimate": estimate, "measured": measured,
                 "ratio": _ratios(estimate, measured),
@@ -118,8 +120,11 @@ class RegistryQueries:
                              (m["id"],))
         parents = self._read("SELECT parent_id FROM model_parents WHERE model_id = ? "
                              "ORDER BY parent_id", (m["id"],))
+        phase = self._one("SELECT data, params FROM phase_runs WHERE id = ?",
+                          m["phase_run_id"], "phase run")
         return {"id": m["id"], "role": m["role"], "sha256": m["sha256"], "params": m["params"],
                 "size_bytes": m["size_bytes"], "size_category": m["size_category"],
+                "data": data_label_of(phase),  # what its metrics were measured on
                 "parents": [r[0] for r in parents],
                 "metrics": {r["name"]: r["value"] for r in metrics},
                 "details": row_json(m["details"] or "{}", f"model {m['id']}", dict)}
@@ -187,8 +192,24 @@ class RegistryQueries:
             if parent_id in seen:  # lineage is a DAG; guard anyway against a bad row
                 continue
             parent = self._one("SELECT * FROM models WHERE id = ?", parent_id, "model")
-            node["parents"].append(self._lineage_node(parent, seen, shown))
+            branch = self._lineage_node(parent, seen, shown)
+            # a parent's accuracy compares with its child's only when both used one data set
+            branch["same_data_as_child"] = same_data(branch["data"], node["data"])
+            node["parents"].append(branch)
         return node
+
+
+def data_label_of(phase_run: sqlite3.Row) -> str | None:
+    """The data a phase run measured on (``forgelang.data_label``): its ``data`` column,
+    else (a row recorded before the column existed) its ``data`` parameter's label,
+    without the content digest; None when neither says."""
+    if phase_run["data"] is not None:
+        return str(phase_run["data"])
+    try:
+        value = json.loads(phase_run["params"]).get("data")
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        return None
+    return label_of(value) if isinstance(value, str) else None
 
 
 def row_json(text, what: str, kind: type = dict):

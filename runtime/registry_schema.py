@@ -110,7 +110,14 @@ _V2 = """
 ALTER TABLE models ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the data a phase trained and measured on (forgelang.data_label: `suite` or
+# `file:NAME@DIGEST`), so metrics measured on different data are never compared. NULL on
+# rows recorded before: the queries fall back to the phase's `data` parameter.
+_V3 = """
+ALTER TABLE phase_runs ADD COLUMN data TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -111,7 +111,9 @@ def heldout_queries(tokenizer, examples: Sequence[Example], train: Sequence[str]
 def split_jsonl(path: str, tokenizer, seq_len: int, most: int,
                 seed: int) -> tuple[list[Example], list[str]]:
     """``(scored lines, baking queries)`` of the user's file: the lines that fit
-    ``seq_len``, shuffled by ``seed``; the first half (at most ``most``) is scored.
+    ``seq_len``, shuffled by ``seed``; the first half (at most ``most``) is scored. A line
+    of the file's held-out share (``Example.split``, what the phase's accuracy is measured
+    on: ``runtime.data.jsonl_heldout``) is never a baking query.
 
     Raises:
         ValueError: no line of the file fits ``seq_len`` tokens (names the file).
@@ -121,7 +123,7 @@ def split_jsonl(path: str, tokenizer, seq_len: int, most: int,
         raise ValueError(f"{path}: no line fits the model's context of {seq_len} tokens")
     random.Random(seed).shuffle(lines)
     scored = min(most, math.ceil(len(lines) / 2))
-    return lines[:scored], prompts(lines[scored:])
+    return lines[:scored], prompts([ex for ex in lines[scored:] if ex.split == "train"])
 
 
 def draw_episodes(params, tokenizer, seed: int, seq_len: int) -> Episodes:

@@ -47,7 +47,7 @@ class BakingKernel:
         model, tokenizer = load_model(source, ctx.device), load_tokenizer(source)
         seq_len = eval_seq_len(model)
         episodes = draw_episodes(params, tokenizer, ctx.seed, seq_len)
-        heldout = heldout_examples(tokenizer, params.eval, ctx.seed, seq_len)
+        heldout = heldout_examples(tokenizer, params.eval, ctx.seed, seq_len, params.data)
         ctx.progress(0.0, "measuring the input")
         before = measure(model, tokenizer, heldout, params.eval, ctx.device)
         reference = reference_distributions(model, tokenizer, heldout_texts(heldout),

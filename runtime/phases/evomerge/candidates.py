@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from forgelang.kinds.common import SUITE
 from runtime.data.example import Example
 from runtime.data.splits import derive_seed
 from runtime.evolution import INPUT, Genome, GenomeSpace, Measurement
@@ -19,10 +20,11 @@ from runtime.phases.toolkit.draws import eval_seq_len, heldout_examples
 from runtime.phases.toolkit.measure import measure
 
 
-def heldout_for(model, tokenizer, eval_cfg, seed: int) -> list[Example]:
-    """The seeded held-out examples (of ``eval_cfg.levels``) every merge is measured on:
-    those that fit the model's context, capped at ``MAX_EVAL_SEQ_LEN`` tokens."""
-    return heldout_examples(tokenizer, eval_cfg, seed, eval_seq_len(model))
+def heldout_for(model, tokenizer, eval_cfg, seed: int, data: str = SUITE) -> list[Example]:
+    """The seeded held-out examples every merge is measured on: of the suite (of
+    ``eval_cfg.levels``) or of the phase's JSONL ``data`` file's held-out lines, those that
+    fit the model's context, capped at ``MAX_EVAL_SEQ_LEN`` tokens."""
+    return heldout_examples(tokenizer, eval_cfg, seed, eval_seq_len(model), data)
 
 
 def measure_candidate(model, tokenizer, heldout: Sequence[Example], eval_cfg,

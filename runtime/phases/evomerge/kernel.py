@@ -4,7 +4,8 @@
 
 1. load the inputs (Cognate models or any supported HF causal LMs with the suite
    tokenizer) and draw ``eval.examples`` held-out examples that fit the models' context
-   (capped at 256 tokens), seeded by the step's seed;
+   (capped at 256 tokens), seeded by the step's seed: of the task suite, or of the
+   held-out lines of the phase's JSONL ``data`` file (its own or the recipe's);
 2. search (``runtime.evolution``): generation 0 = every enabled technique at the recipe's
    settings plus random genomes, and the inputs themselves; each candidate is merged by
    ``runtime.merge`` and run on the held-out examples on the recipe's executor
@@ -19,7 +20,6 @@
 
 from __future__ import annotations
 
-from forgelang.kinds.common import SUITE
 from forgelang.kinds.evomerge import EvoMergeParams
 from runtime.evolution import INPUT, EvolutionSearch, GenomeSpace, SearchResult, SearchSettings
 from runtime.evolution.decode import to_request, used_inputs
@@ -52,9 +52,6 @@ class EvoMergeKernel:
 def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
                     loaded: LoadedInputs) -> CandidateEvaluator:
     """The candidate evaluator over the loaded inputs and the seeded held-out examples."""
-    if params.data != SUITE:
-        raise NotImplementedError("evomerge measures candidates on the synthetic suite only; "
-                                  f"JSONL fitness data ({params.data}) is not supported yet")
     if not is_suite_tokenizer(loaded.tokenizer):
         raise ValueError("evolving merges measures candidates on the task suite, so the inputs "
                          "need the suite's tokenizer (Cognate models); for other models use "
@@ -62,7 +59,8 @@ def build_evaluator(ctx: PhaseContext, params: EvoMergeParams,
     allow_mismatch = params.merge.allow_config_mismatch
     check_compatible_configs([m.config.to_dict() for m in loaded.models], allow_mismatch,
                              same_depth=False)  # before the search, not in every candidate
-    heldout = heldout_for(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed)
+    heldout = heldout_for(loaded.models[0], loaded.tokenizer, params.eval, ctx.seed,
+                          params.data)
     space = GenomeSpace(tuple(params.techniques), tuple(layer_count(m) for m in loaded.models))
     return CandidateEvaluator.from_models(
         loaded.models, tokenizer=loaded.tokenizer, heldout=heldout, eval_cfg=params.eval,

@@ -71,7 +71,7 @@ def _measure_dir(path: Path, params: EvoMergeParams, seed: int, device: str) -> 
     if tokenizer is None or not is_suite_tokenizer(tokenizer):
         return None  # no (suite) tokenizer: nothing to measure with
     model = load_model(path, device)
-    heldout = heldout_for(model, tokenizer, params.eval, seed)
+    heldout = heldout_for(model, tokenizer, params.eval, seed, params.data)
     return measure_candidate(model, tokenizer, heldout, params.eval, device).metrics
 
 

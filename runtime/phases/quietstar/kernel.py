@@ -54,7 +54,8 @@ class QuietStarKernel:
         source = inputs[0].path
         model, tokenizer = load_model(source, ctx.device), load_tokenizer(source)
         add_thought_tokens(model, tokenizer)
-        heldout = heldout_examples(tokenizer, params.eval, ctx.seed, eval_seq_len(model))
+        heldout = heldout_examples(tokenizer, params.eval, ctx.seed, eval_seq_len(model),
+                                   params.data)
         ctx.progress(0.0, "measuring the input")
         before = measure(model, tokenizer, heldout, params.eval, ctx.device)
         ctx.progress(SHARES["measure"], "baking the reasoning prompt")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from forgelang.data_files import SUITE
 from runtime.data import TaskMix, make_split
 from runtime.data.encoding import encode_example
 from runtime.data.example import Example
@@ -56,9 +57,16 @@ def eval_seq_len(model) -> int:
     return MAX_EVAL_SEQ_LEN
 
 
-def heldout_examples(tokenizer, eval_cfg, seed: int, seq_len: int) -> list[Example]:
-    """``eval_cfg.examples`` seeded held-out examples of every family (of ``eval_cfg.levels``)
-    that fit ``seq_len`` tokens: the set a phase measures its input and output models on."""
+def heldout_examples(tokenizer, eval_cfg, seed: int, seq_len: int,
+                     data: str = SUITE) -> list[Example]:
+    """``eval_cfg.examples`` seeded held-out examples that fit ``seq_len`` tokens: the set a
+    phase measures its input and output models on. Of every suite family (of
+    ``eval_cfg.levels``), or, when the phase's ``data`` is a JSONL file, of that file's
+    held-out lines (``runtime.data.jsonl_heldout``): a phase measures on its own data."""
+    if data != SUITE:
+        from runtime.data.jsonl_heldout import jsonl_heldout
+
+        return jsonl_heldout(data, tokenizer, eval_cfg.examples, seed, seq_len)
     from runtime.data import TASKS
 
     return fitting_examples(TASKS.names(), eval_cfg.examples, seed, "heldout", tokenizer,
