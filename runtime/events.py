@@ -66,25 +66,39 @@ def registry_recorder(registry) -> Listener:
 
 
 class ConsoleReporter:
-    """People's view: a rich line per phase with a bar, ETA and its latest key metric.
+    """People's view of an apply.
 
-    Bars only when the output is a terminal; otherwise one plain line per phase event.
+    On a terminal, a rich bar per phase: the phase, its bar, percent and ETA, then what it
+    is doing now, the kernel's progress message (``"specialist1 step 240/300 loss=2.31"``,
+    ``runtime.kernels.step_message``). A message without a metric of its own is followed by
+    the latest key metric the phase logged during the current stage (the message's first
+    word). Otherwise (a pipe, a log file, CI) plain lines: one per phase event, and
+    between them the running phase's progress every ``$FORGE_PROGRESS_INTERVAL`` seconds
+    (``runtime.progress_lines``).
     """
 
     KEY_METRICS = ("loss", "accuracy", "fitness", "retention")
 
-    def __init__(self, console=None) -> None:
+    def __init__(self, console=None, interval: float | None = None) -> None:
         from rich.console import Console
+
+        from runtime.progress_lines import Heartbeat, ProgressLines, progress_interval
 
         self.console = console or Console()
         self.live = self.console.is_terminal
         self._bars = None
         self._tasks: dict[str, int] = {}
+        self._shown: dict[str, dict] = {}  # phase -> {"message", "metric"} on its bar
+        self.lines = ProgressLines(progress_interval() if interval is None else interval)
+        self._heartbeat = None if self.live else Heartbeat(self.lines, self._print)
 
     def __call__(self, event: dict) -> None:
         handler = getattr(self, "_on_" + event["event"], None)
         if handler is not None:
             handler(event)
+
+    def _print(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _progress(self):
         if self._bars is None:
@@ -98,26 +112,47 @@ class ConsoleReporter:
 
             self._bars = Progress(TextColumn("{task.description:<14}"), BarColumn(),
                                   TaskProgressColumn(), TimeRemainingColumn(),
-                                  TextColumn("{task.fields[metric]}"), console=self.console)
+                                  TextColumn("{task.fields[status]}", markup=False),
+                                  console=self.console)
             self._bars.start()
         return self._bars
 
     def _on_phase_started(self, e: dict) -> None:
         if self.live:
-            self._tasks[e["phase"]] = self._progress().add_task(e["phase"], total=1.0, metric="")
-        else:
-            self.console.print(f"+ {e['phase']} ({e.get('kind', '')}) started")
+            self._tasks[e["phase"]] = self._progress().add_task(e["phase"], total=1.0, status="")
+            self._shown[e["phase"]] = {"message": "", "metric": ""}
+            return
+        self._print(f"+ {e['phase']} ({e.get('kind', '')}) started")
+        self.lines.started(e["phase"])
+        self._heartbeat.start()
 
     def _on_phase_progress(self, e: dict) -> None:
-        if self.live and e["phase"] in self._tasks:
-            self._progress().update(self._tasks[e["phase"]], completed=e["fraction"])
+        message = e.get("message") or ""
+        if not self.live:
+            self.lines.progressed(e["phase"], e["fraction"], message)
+        elif e["phase"] in self._tasks:
+            shown = self._shown[e["phase"]]
+            if message.split(" ")[:1] != shown["message"].split(" ")[:1]:
+                shown["metric"] = ""  # another stage: the last one's metric is not current
+            shown["message"] = message
+            self._progress().update(self._tasks[e["phase"]], completed=e["fraction"],
+                                    status=self.status(e["phase"]))
 
     def _on_metric(self, e: dict) -> None:
         name = e["name"]
         if self.live and e["phase"] in self._tasks and name.split(".")[0] in self.KEY_METRICS:
-            self._progress().update(self._tasks[e["phase"]], metric=f"{name}={e['value']:.4g}")
+            self._shown[e["phase"]]["metric"] = f"{name}={e['value']:.4g}"
+            self._progress().update(self._tasks[e["phase"]], status=self.status(e["phase"]))
+
+    def status(self, phase: str) -> str:
+        """What the bar of ``phase`` says after its percent and ETA."""
+        shown = self._shown[phase]
+        if "=" in shown["message"] or not shown["metric"]:
+            return shown["message"]
+        return f"{shown['message']} {shown['metric']}".strip()
 
     def _on_phase_finished(self, e: dict) -> None:
+        self.lines.ended()
         if self.live and e["phase"] in self._tasks:
             self._progress().update(self._tasks[e["phase"]], completed=1.0)
         line = (f"  {e['phase']}: done in {e['seconds']:.2f} s, peak memory "
@@ -129,6 +164,7 @@ class ConsoleReporter:
                            markup=False, highlight=False)
 
     def _on_phase_failed(self, e: dict) -> None:
+        self.lines.ended()
         self.close()
         self.console.print(f"! {e['phase']} {e['status']}: {e['error']}", markup=False,
                            highlight=False)
@@ -149,7 +185,10 @@ class ConsoleReporter:
                            markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
-        """Stop the live display (idempotent)."""
+        """Stop the live display and the progress lines (idempotent)."""
+        self.lines.ended()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         if self._bars is not None:
             self._bars.stop()
             self._bars = None

@@ -18,6 +18,8 @@ metrics and parents in the registry, and computes retention from the ``accuracy`
 from __future__ import annotations
 
 import importlib
+import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,36 @@ class ForgeWarning(UserWarning):
     kernel, it becomes a ``warning`` event of the step: shown, and kept in the registry."""
 
 
+CHECKPOINT_INTERVAL_S = 300.0  # a long stage saves its state at least this often (5 minutes)
+CHECKPOINT_INTERVAL_ENV = "FORGE_CHECKPOINT_INTERVAL"  # seconds; 0 = after every step
+
+
+def checkpoint_interval() -> float:
+    """Seconds between a long stage's periodic checkpoints: ``$FORGE_CHECKPOINT_INTERVAL``
+    when it is a number >= 0, else ``CHECKPOINT_INTERVAL_S``.
+
+    Five minutes bounds what a kill -9 or a power cut loses to five minutes of training,
+    while writing a 25M-parameter model with its optimiser state (a few hundred MB) costs
+    seconds, a few per cent of the interval at most.
+    """
+    try:
+        value = float(os.environ.get(CHECKPOINT_INTERVAL_ENV, CHECKPOINT_INTERVAL_S))
+    except ValueError:
+        return CHECKPOINT_INTERVAL_S
+    return value if math.isfinite(value) and value >= 0 else CHECKPOINT_INTERVAL_S
+
+
+def step_message(stage: str, step: int, total: int, **metrics: float) -> str:
+    """The progress message of a step: ``"specialist1 step 240/300 loss=2.31"``.
+
+    Every kernel reports steps this way (``ctx.progress(fraction, step_message(...))``), so
+    the display shows the stage, how far it got and its current metric the same way.
+    """
+    shown = " ".join(f"{name}={value:.4g}" for name, value in metrics.items()
+                     if value is not None and math.isfinite(value))
+    return f"{stage} step {step}/{total}" + (f" {shown}" if shown else "")
+
+
 class MissingKernelError(LookupError):
     """A plan step's kind has no kernel in this build."""
 
@@ -51,6 +83,7 @@ class InputModel:
     sha256: str | None = None  # None for an external ``dir:`` input
     model_id: int | None = None  # registry id; None for an external input
     metrics: dict = field(default_factory=dict)  # what was measured on it when it was made
+    data: str | None = None  # the data those metrics were measured on (forgelang.data_label)
 
 
 @dataclass
@@ -83,7 +116,6 @@ class ModelOutput:
 @dataclass
 class PhaseResult:
     """What a kernel returns: its models and phase-level metrics.
-    data: str | None = None  # the data those metrics were measured on (forgelang.data_label)
 
     ``input_metrics`` maps an input index to what the kernel measured on that input model
     (e.g. EvoMerge's ``fitness`` of each parent); the runtime records them on the input's
@@ -108,6 +140,9 @@ class PhaseContext:
         checkpoint_dir: survives crashes and is keyed by the step's cache key; a long
             phase saves its state here every N steps and resumes from it. Removed when
             the phase completes.
+        checkpoint_interval_s: how often (seconds) a long stage saves its state there
+            while it trains (``checkpoint_interval()``: 5 minutes unless
+            ``$FORGE_CHECKPOINT_INTERVAL`` says otherwise), besides on a stop request.
         work_dir: scratch space on the artifact store's file system; output directories
             written here are moved, not copied, into the store.
     """
@@ -124,6 +159,7 @@ class PhaseContext:
     metric_sink: Callable[[str, float, int | None, int | None], None] = lambda *a: None
     progress_sink: Callable[[float, str], None] = lambda *a: None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    checkpoint_interval_s: float = field(default_factory=checkpoint_interval)
 
     def log_metric(self, name: str, value: float, step: int | None = None,
                    model: int | None = None) -> None:
@@ -138,11 +174,13 @@ class PhaseContext:
         self.metric_sink(name, float(value), step, model)
 
     def progress(self, fraction: float, message: str = "") -> None:
-        """Report how far the phase has got, in [0, 1]."""
+        """Report how far the phase has got, in [0, 1], and what it is doing: the stage, its
+        step and its current metric (``step_message``) while training."""
         self.progress_sink(min(1.0, max(0.0, float(fraction))), message)
 
     def should_stop(self) -> bool:
-        """True once a stop was requested (SIGTERM): checkpoint, then raise StopRequested."""
+        """True once a stop was requested (Ctrl-C or SIGTERM): checkpoint, then raise
+        StopRequested."""
         return self.stop_event.is_set()
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from forgelang.plan import EXTERNAL_PREFIX, GateSpec, Plan, Step
 from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactError, ArtifactStore, check_no_pickle
+from runtime.budget import TimeBudget, forecast_seconds, forecast_warning
 from runtime.events import ConsoleReporter, EventBus, json_lines, registry_recorder
 from runtime.faults import FAULTS, describe_fault, disk_fault
 from runtime.gates import GateVerdict, evaluate_gate
@@ -84,6 +85,7 @@ class PipelineOrchestrator:
         self.stop_event = threading.Event()
         self.registry: ModelRegistry | None = None
         self._recorder = None  # the bus listener writing to the registry
+        self._budget = TimeBudget(None)  # the recipe's budget.time, once the plan is loaded
         self._lock = WorkspaceLock(self.workspace)
 
     def __enter__(self) -> PipelineOrchestrator:
@@ -118,8 +120,10 @@ class PipelineOrchestrator:
         if self.registry is None:
             raise RuntimeError("use PipelineOrchestrator as a context manager: "
                                "`with PipelineOrchestrator(config) as pipeline: ...`")
+        started = time.monotonic()
         try:
             plan = load_plan(self.config, self.overrides, self.kernels.names())
+            self._budget = TimeBudget(plan.budget.get("seconds"), started=started)
             steps, forced = select_steps(plan, self.only, self.from_, self.force)
             prepared = self._prepare(plan, steps)
         except PipelineError as e:
@@ -190,6 +194,7 @@ class PipelineOrchestrator:
             tracker.start(run_id, plan.to_json())
             bus.emit("run_started", recipe=plan.recipe, steps=[s.name for s in steps],
                      device=prepared["device"])
+            self._warn_forecast(plan, steps, forced, bus)
             self._run_interruptible(plan, steps, forced, prepared, bus, tracker, result)
             self.registry.finish_session(run_id, result.status, result.message or None)
             bus.emit("run_finished", status=result.status, message=result.message,
@@ -203,17 +208,36 @@ class PipelineOrchestrator:
                 tracker.finish(result.exit_code)
         return result
 
+    def _warn_forecast(self, plan: Plan, steps: list[Step], forced: set[str],
+                       bus: EventBus) -> None:
+        """A warning when the forecast of the phases to run passes ``budget.time``."""
+        if not self._budget.seconds:
+            return
+        to_run = [s.name for s in steps if s.name in forced
+                  or self.registry.completed_phase(s.cache_key) is None]
+        said = forecast_warning(self._budget.seconds,
+                                forecast_seconds(plan, to_run, self.registry), len(to_run))
+        if said:
+            bus.emit("warning", message=said)
+
+    def _check_budget(self, bus: EventBus) -> None:
+        """A warning, once, when the run has taken longer than ``budget.time``."""
+        said = self._budget.passed()
+        if said:
+            bus.emit("warning", message=said)
+
     def _run_interruptible(self, plan, steps, forced, prepared, bus, tracker, result) -> None:
         """Run the steps; Ctrl-C or a stop request ends the run as interrupted."""
-        previous = self._install_sigterm()
+        previous = self._install_stop_signals()
         try:
             self._run_steps(plan, steps, forced, prepared, bus, tracker, result)
         except (KeyboardInterrupt, RunInterrupted):
             result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED
-            result.message = ("interrupted; the completed phases are kept. Resume with the "
+            result.message = ("interrupted; the completed phases are kept and the phase in "
+                              "flight resumes from its last checkpoint. Resume with the "
                               f"same command: {self.command()}")
         finally:
-            self._restore_sigterm(previous)
+            self._restore_signals(previous)
         if result.status == "running":
             result.status = "completed"
 
@@ -249,6 +273,9 @@ class PipelineOrchestrator:
         for position, step in enumerate(plan.steps):
             if step.name not in selected:
                 continue
+            if self.stop_event.is_set():  # a stop came while a kernel that ignores it ran
+                raise RunInterrupted()
+            self._check_budget(bus)
             source = None if step.name in forced else self._cached(step, bus)
             if source is not None:
                 outcome = self._reuse(result.run_id, step, position, source, bus)
@@ -319,6 +346,7 @@ class PipelineOrchestrator:
         def progress(fraction, message):
             self.registry.update_session_progress(run_id, step.name, 100.0 * fraction)
             bus.emit("phase_progress", step.name, fraction=fraction, message=message)
+            self._check_budget(bus)
 
         job = StepRun(run_id, prid, step, prepared["device"], self.workspace, self.store,
                       metric, progress, self.stop_event,
@@ -383,22 +411,38 @@ class PipelineOrchestrator:
             argv.append("--json")
         return shlex.join(argv)
 
-    def _install_sigterm(self):
-        """First SIGTERM asks kernels to checkpoint and stop; a second one interrupts."""
+    def _install_stop_signals(self) -> dict | None:
+        """The first Ctrl-C (SIGINT) or SIGTERM asks the kernel to checkpoint and stop (said
+        on stderr); a second one interrupts at once. The handlers replaced, to restore."""
         if threading.current_thread() is not threading.main_thread():
             return None
 
-        def on_term(signum, frame):
+        def on_stop(signum, frame):
             if self.stop_event.is_set():
                 raise KeyboardInterrupt
             self.stop_event.set()
+            _say_stopping(signal.Signals(signum).name)
 
-        return signal.signal(signal.SIGTERM, on_term)
+        return {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     @staticmethod
-    def _restore_sigterm(previous) -> None:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    def _restore_signals(previous: dict | None) -> None:
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
+
+
+def _say_stopping(name: str) -> None:
+    """Tell the user, from the signal handler, what the first stop request does."""
+    import sys
+
+    how = "Ctrl-C" if name == "SIGINT" else name
+    try:
+        sys.stderr.write(f"stopping ({how}): the phase saves a checkpoint at its next safe "
+                         f"point and the run ends; {how} again stops at once, losing the "
+                         "phase's progress since its last checkpoint\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: the stop still happens
+        pass
 
 
 def _judge(gate: GateSpec, outcome: PhaseOutcome) -> GateVerdict:

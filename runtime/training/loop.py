@@ -64,7 +64,7 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
                 min_lr_ratio: float = 1.0, max_grad_norm: float = 1.0, device: str | torch.device = "cpu",
                 should_stop: Callable[[], bool] = lambda: False,
                 on_step: Callable[[int, dict], None] = lambda step, m: None,
-                guard=None) -> TrainReport:
+                guard=None, on_safe_point: Callable[[int], None] | None = None) -> TrainReport:
     """Run optimiser steps ``start_step .. steps-1`` on a causal LM.
 
     The base learning rates are the optimiser's group lrs as configured; they are
@@ -88,6 +88,9 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
         guard: a ``DivergenceGuard`` over ``model`` and ``optimizer``, or None. After each
             step it judges the loss; on a rollback the base learning rates are lowered by
             its ``lr_factor`` too, so the schedule keeps the cooler rate.
+        on_safe_point: called after each step (after ``on_step``) with the number of steps
+            done, while the optimiser holds its base learning rates: the state it sees is
+            what a run resumed from that step starts with (a periodic checkpoint saves it).
 
     Returns:
         A :class:`TrainReport`.
@@ -119,6 +122,9 @@ def train_steps(model, optimizer: torch.optim.Optimizer, batch_at: Callable[[int
             on_step(step, {"loss": loss, "lm_loss": float(lm) if lm is not None else loss,
                            "grad_norm": float(norm), "lr": lr,
                            **(getattr(out, "stats", None) or {})})
+            if on_safe_point is not None:
+                _set_lr(optimizer, base_lrs, 1.0)
+                on_safe_point(step + 1)
     finally:
         _set_lr(optimizer, base_lrs, 1.0)
     return report

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from forgelang.kinds.baking import BakingParams
 from runtime.bitnet.trainable import to_float
-from runtime.kernels import KERNELS, PhaseContext, PhaseResult
+from runtime.kernels import KERNELS, PhaseContext, PhaseResult, step_message
 from runtime.personas import CycleSchedule, reference_distributions
 from runtime.phases.baking.cycles import CYCLE_RUNS, checked_stop
 from runtime.phases.baking.episodes import Episodes, draw_episodes
@@ -75,7 +75,7 @@ def bake_loop(ctx: PhaseContext, params: BakingParams, model, tokenizer, episode
         def on_step(step: int, number: int = number, start: float = start) -> None:
             ctx.progress(start + span * (step + 1) / (params.bake.steps + 1)
                          / params.max_iterations,
-                         f"iteration {number} bake step {step + 1}/{params.bake.steps}")
+                         step_message(f"iteration {number} bake", step + 1, params.bake.steps))
 
         iteration = CYCLE_RUNS[cycle](ctx, params, model, tokenizer, episodes, reference,
                                       number, on_step)

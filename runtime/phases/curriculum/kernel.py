@@ -28,7 +28,7 @@ from runtime.curriculum.replay import ReplayBuffer, plan_steps
 from runtime.curriculum.scoring import accuracy
 from runtime.curriculum.tools import measure_tools
 from runtime.data.registry import LEVELS
-from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult
+from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, step_message
 from runtime.phases.curriculum.measures import (
     adherence,
     early_levels,
@@ -131,7 +131,7 @@ def step_logger(ctx: PhaseContext, steps: int):
         for key in sorted(values.keys() - set(LOGGED)):
             ctx.log_metric(key, values[key], step)
         ctx.progress(low + (high - low) * (step + 1) / max(1, steps),
-                     f"{ADAPTIVE} step {step + 1}/{steps}")
+                     step_message(ADAPTIVE, step + 1, steps, loss=values["loss"]))
     return on_step
 
 

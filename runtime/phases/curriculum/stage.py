@@ -27,6 +27,7 @@ from runtime.checkpoints import (
     save_checkpoint,
 )
 from runtime.kernels import ForgeWarning, PhaseContext, StopRequested
+from runtime.phases.toolkit.stage import periodic_saver
 from runtime.training import train_steps
 from runtime.utils.divergence import DivergenceGuard
 
@@ -110,17 +111,24 @@ def adaptive_stage(ctx: PhaseContext, stage: AdaptiveStage, objective,
     guard = DivergenceGuard(objective, optimizer, on_event=lambda e: warnings.warn(
         f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
         f"to step {e['restored_step']} (rollback {e['retry']})", ForgeWarning, stacklevel=2))
+
+    def partial(step: int) -> None:  # what a run resumed at ``step`` starts from
+        save_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial",
+                        {"model": objective.model.state_dict(),
+                         "curriculum": objective.curriculum.state_dict(),
+                         "optimizer": optimizer.state_dict(), "step": step,
+                         "rng": torch.get_rng_state()})
+
     report = train_steps(objective, optimizer, objective.curriculum, stage.steps,
                          start_step=start, device=ctx.device, should_stop=ctx.should_stop,
-                         on_step=on_step, guard=guard)
-    state = {"model": objective.model.state_dict(),
-             "curriculum": objective.curriculum.state_dict()}
+                         on_step=on_step, guard=guard, on_safe_point=periodic_saver(
+                             ctx, lambda step: step < stage.steps and partial(step)))
     if report.stopped:
-        save_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial",
-                        {**state, "optimizer": optimizer.state_dict(), "step": report.completed,
-                         "rng": torch.get_rng_state()})
+        partial(report.completed)
         raise StopRequested(f"{ctx.phase} stopped in {stage.name} at step "
                             f"{report.completed}/{stage.steps}")
+    state = {"model": objective.model.state_dict(),
+             "curriculum": objective.curriculum.state_dict()}
     summary = {"train_loss": report.losses[-1]} if report.losses else {}
     save_checkpoint(ctx.checkpoint_dir, stage.name, {**state, "summary": summary})
     remove_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial")

@@ -78,11 +78,13 @@ def evolve(ctx: PhaseContext, params: EvoMergeParams, inputs) -> PhaseResult:
     def evaluate(genomes, generation):
         finished: list[int] = []  # results arrive in any order with Ray
 
-        def report(i, _result):
+        def report(i, result):
             finished.append(i)
             n, where = len(finished), f"generation {generation + 1}/{settings.generations}"
             done = (generation + n / len(genomes)) / settings.generations
-            ctx.progress(SEARCH_SHARE * done, f"{where}: candidate {n}/{len(genomes)}")
+            accuracy = getattr(result, "metrics", {}).get("accuracy")  # this candidate's
+            ctx.progress(SEARCH_SHARE * done, f"{where}: candidate {n}/{len(genomes)}"
+                         + (f" accuracy={accuracy:.4g}" if accuracy is not None else ""))
             if n < len(genomes) and ctx.should_stop():  # the search checks at the end
                 raise StopRequested(f"evomerge stopped in {where} after candidate {n}/"
                                     f"{len(genomes)}; a resume repeats this generation")

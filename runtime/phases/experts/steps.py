@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.data import TASKS
-from runtime.kernels import PhaseContext
+from runtime.kernels import PhaseContext, step_message
 from runtime.phases.experts.adapt import (
     classifier_accuracy,
     front_and_choice,
@@ -91,9 +91,9 @@ def train_all(run: Run) -> dict:
     out, n = {}, len(run.domains)
     span = SHARES["train"] - SHARES["analysis"]
     for k, skill in enumerate(run.domains):
-        def progress(step, steps, k=k, skill=skill):
+        def progress(step, steps, loss=None, k=k, skill=skill):
             run.ctx.progress(SHARES["analysis"] + span * (k + step / steps) / n,
-                             f"{skill} expert step {step}/{steps}")
+                             step_message(f"{skill} expert", step, steps, loss=loss))
         z, summary = train_expert(run.ctx, run.params, run.model, run.factors, run.tokenizer,
                                   skill, k, run.seq_len, progress)
         run.experts.append(z)

@@ -24,7 +24,7 @@ from runtime.checkpoints import (
 from runtime.data.splits import derive_seed
 from runtime.kernels import ForgeWarning, PhaseContext, StopRequested
 from runtime.phases.experts.questions import length_batches, training_pool
-from runtime.phases.toolkit.stage import load_finished
+from runtime.phases.toolkit.stage import load_finished, periodic_saver
 from runtime.svf.reinforce import ReinforceSettings, SvfObjective
 from runtime.training import train_steps
 
@@ -60,7 +60,7 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
     """Train (or load) expert ``k`` for ``skill``: its whole z vectors and its summary.
 
     Args:
-        progress: ``(step, steps) -> None``, called after each step.
+        progress: ``(step, steps, loss) -> None``, called after each step.
     """
     name = f"expert{k}"
     pool = training_pool(params, skill, tokenizer, ctx.seed, min(seq_len, params.seq_len))
@@ -88,15 +88,20 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
             ctx.log_metric(f"svf.{skill}.{key}", values[key], step)
         for key in sorted(set(values) - {"loss", "lm_loss", "grad_norm", "lr"}):
             ctx.log_metric(key, values[key], step)
-        progress(step + 1, params.svf.steps)
+        progress(step + 1, params.svf.steps, values["loss"])
+
+    def partial(step: int) -> None:  # what a run resumed at ``step`` starts from
+        save_checkpoint(ctx.checkpoint_dir, f"{name}.partial",
+                        {"z": objective.state_dict(), "optimizer": optimizer.state_dict(),
+                         "step": step, "rng": torch.get_rng_state()})
 
     report = train_steps(objective, optimizer, lambda s: (batches[s % len(batches)],) * 2,
                          params.svf.steps, start_step=start, device=ctx.device,
-                         should_stop=ctx.should_stop, on_step=on_step)
+                         should_stop=ctx.should_stop, on_step=on_step,
+                         on_safe_point=periodic_saver(
+                             ctx, lambda step: step < params.svf.steps and partial(step)))
     if report.stopped:
-        save_checkpoint(ctx.checkpoint_dir, f"{name}.partial",
-                        {"z": objective.state_dict(), "optimizer": optimizer.state_dict(),
-                         "step": report.completed, "rng": torch.get_rng_state()})
+        partial(report.completed)
         raise StopRequested(f"{ctx.phase} stopped training the {skill} expert at step "
                             f"{report.completed}/{params.svf.steps}")
     summary = {"loss": report.losses[-1]} if report.losses else {}

@@ -20,7 +20,7 @@ from forgelang.kinds.quietstar import QuietStarParams
 from runtime.baking import bake_prompt
 from runtime.checkpoints import save_checkpoint
 from runtime.data.splits import derive_seed
-from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult
+from runtime.kernels import KERNELS, ModelOutput, PhaseContext, PhaseResult, step_message
 from runtime.phases.quietstar.checks import anti_theater, coherence
 from runtime.phases.quietstar.data import bake_queries, thought_batches
 from runtime.phases.toolkit.draws import eval_seq_len, heldout_examples
@@ -98,7 +98,7 @@ def bake_stage(ctx: PhaseContext, params: QuietStarParams, model, tokenizer, hel
     def progress(step: int, values: dict) -> None:
         ctx.log_metric("bake.kl", values["kl"], step)
         ctx.progress(SHARES["measure"] + span * (step + 1) / max(1, params.bake.steps),
-                     f"bake step {step + 1}/{params.bake.steps}")
+                     step_message("bake", step + 1, params.bake.steps, kl=values["kl"]))
 
     result = bake_prompt(model, tokenizer, params.bake.prompt, queries, params.bake,
                          device=ctx.device, seed=phase_seed(ctx.seed, BAKE),

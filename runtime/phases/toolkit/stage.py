@@ -9,8 +9,14 @@ A kernel trains in named stages (cognate: ``pretrain``, ``specialist0`` …). Fo
    is restored;
 3. ``train_steps`` runs to ``stage.steps`` with a ``DivergenceGuard`` (NaN/inf or a loss
    spike rolls back to the last good state with a lower learning rate);
-4. a stop request saves ``<stage>.partial`` and raises ``StopRequested``; a finished
-   stage saves ``<stage>`` and drops the partial one.
+4. while it trains, ``<stage>.partial`` is saved every ``ctx.checkpoint_interval_s``
+   seconds (5 minutes by default): a kill -9 loses at most that much of the stage;
+5. a stop request (Ctrl-C, SIGTERM) saves ``<stage>.partial`` and raises
+   ``StopRequested``; a finished stage saves ``<stage>`` and drops the partial one.
+
+Each step reports its progress as ``step_message``: ``"specialist1 step 240/300
+loss=2.31"``, the stage, its step and that step's training loss; a resumed stage says
+first where it resumed (``"specialist1 resumed at step 108/300"``).
 
 Checkpoints are ``runtime.checkpoints`` files (safetensors + JSON, hash-
 verified). One that fails verification, or no longer fits the model or its optimiser
@@ -21,6 +27,7 @@ checkpoint costs time, never a wrong result.
 from __future__ import annotations
 
 import copy
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +42,7 @@ from runtime.checkpoints import (
     remove_checkpoint,
     save_checkpoint,
 )
-from runtime.kernels import ForgeWarning, PhaseContext, StopRequested
+from runtime.kernels import ForgeWarning, PhaseContext, StopRequested, step_message
 from runtime.training import train_steps
 from runtime.utils.divergence import DivergenceGuard
 
@@ -123,6 +130,11 @@ def load_finished(ctx: PhaseContext, stage: str, model) -> dict | None:
     return summary
 
 
+def _share(stage: TrainingStage, done: int) -> float:
+    """The phase's progress once ``done`` steps of ``stage`` ran."""
+    return stage.progress_share * (stage.progress_offset + done) / max(1, stage.progress_total)
+
+
 def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict], None]:
     def on_step(step: int, values: dict) -> None:
         for key in LOGGED:
@@ -130,10 +142,54 @@ def _step_logger(ctx: PhaseContext, stage: TrainingStage) -> Callable[[int, dict
             ctx.log_metric(name, values[key], step, stage.model_index)
         for key in sorted(values.keys() - set(LOGGED)):  # the objective's own statistics
             ctx.log_metric(key, values[key], step, stage.model_index)
-        done = stage.progress_offset + step + 1
-        share = stage.progress_share * done / max(1, stage.progress_total)
-        ctx.progress(share, f"{stage.name} step {step + 1}/{stage.steps}")
+        ctx.progress(_share(stage, step + 1),
+                     step_message(stage.name, step + 1, stage.steps, loss=values["loss"]))
     return on_step
+
+
+def _save_partial(ctx: PhaseContext, stage: TrainingStage, model, optimizer, step: int) -> None:
+    """Checkpoint ``<stage>.partial``: what a run resumed at ``step`` starts from."""
+    save_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial",
+                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "step": step, "rng": torch.get_rng_state()})
+
+
+def periodic_saver(ctx: PhaseContext, save: Callable[[int], None],
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[int], None]:
+    """``step -> None``: calls ``save(step)`` when ``ctx.checkpoint_interval_s`` passed since
+    the stage began or last saved (every step when the interval is 0)."""
+    last = [clock()]
+
+    def maybe_save(step: int) -> None:
+        if clock() - last[0] >= ctx.checkpoint_interval_s:
+            save(step)
+            last[0] = clock()
+    return maybe_save
+
+
+def _start(ctx: PhaseContext, stage: TrainingStage, model,
+           make_optimizer: Callable[[], object]) -> tuple[object, int]:
+    """The stage's optimiser and first step: restored from ``<stage>.partial`` when one is
+    usable (said in the progress message), else fresh at step 0; torch is seeded."""
+    optimizer = make_optimizer()
+    torch.manual_seed(stage.seed)
+    start = _resume(ctx, stage, model, optimizer)
+    if start is None:  # an unusable checkpoint: begin afresh, as if it had never been
+        optimizer = make_optimizer()
+        torch.manual_seed(stage.seed)
+        start = 0
+    if start:
+        ctx.progress(_share(stage, start), f"{stage.name} resumed at step {start}/{stage.steps}")
+    return optimizer, start
+
+
+def _guard(ctx: PhaseContext, stage: TrainingStage, model, optimizer) -> DivergenceGuard:
+    """The stage's divergence guard; each rollback becomes a ForgeWarning."""
+    guard = DivergenceGuard(model, optimizer, on_event=lambda e: warnings.warn(
+        f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
+        f"to step {e['restored_step']} with learning rates x{guard.lr_factor:g} "
+        f"(rollback {e['retry']})", ForgeWarning, stacklevel=2))
+    return guard
 
 
 def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
@@ -158,25 +214,20 @@ def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
     if summary is not None:
         return summary
     batch_at = make_batches()
-    optimizer = make_optimizer()
-    torch.manual_seed(stage.seed)
-    start = _resume(ctx, stage, model, optimizer)
-    if start is None:  # an unusable checkpoint: begin afresh, as if it had never been
-        optimizer = make_optimizer()
-        torch.manual_seed(stage.seed)
-        start = 0
-    guard = DivergenceGuard(model, optimizer, on_event=lambda e: warnings.warn(
-        f"{ctx.phase}: {stage.name} diverged at step {e['step']} ({e['reason']}); rolled back "
-        f"to step {e['restored_step']} with learning rates x{guard.lr_factor:g} "
-        f"(rollback {e['retry']})", ForgeWarning, stacklevel=2))
+    optimizer, start = _start(ctx, stage, model, make_optimizer)
+
+    def save_unless_last(step: int) -> None:  # the finished stage is saved below
+        if step < stage.steps:
+            _save_partial(ctx, stage, model, optimizer, step)
+
     report = train_steps(model, optimizer, batch_at, stage.steps, start_step=start,
                          warmup_steps=stage.warmup_steps, min_lr_ratio=stage.min_lr_ratio,
                          device=ctx.device, should_stop=ctx.should_stop,
-                         on_step=_step_logger(ctx, stage), guard=guard)
+                         on_step=_step_logger(ctx, stage),
+                         guard=_guard(ctx, stage, model, optimizer),
+                         on_safe_point=periodic_saver(ctx, save_unless_last))
     if report.stopped:
-        save_checkpoint(ctx.checkpoint_dir, f"{stage.name}.partial",
-                        {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "step": report.completed, "rng": torch.get_rng_state()})
+        _save_partial(ctx, stage, model, optimizer, report.completed)
         raise StopRequested(f"{ctx.phase} stopped in {stage.name} at step "
                             f"{report.completed}/{stage.steps}")
     summary = {"train_loss": report.losses[-1]} if report.losses else {}
