@@ -71,6 +71,11 @@ def why_unknown(error: ExpressionError, metrics: dict) -> str:
     if name in RETENTIONS and metrics.get("input_accuracy", None) == 0:
         return (f"`{name}` is undefined: the phase's input scored 0 on the held-out set "
                 "(input_accuracy = 0), so after ÷ before has no value")
+    if name == "cumulative_retention" and "retention" in metrics:
+        return ("`cumulative_retention` is undefined: the data changed along this model's "
+                "lineage (a JSONL file against the suite, or two files), so the product of "
+                "retentions would compare two data sets; `retention` (this phase's after ÷ "
+                "before, on one data set) is defined, and `forge lineage MODEL` shows the data")
     if name in RETENTIONS and metrics.get(INPUT_DATA_DIFFERS) == 1:
         return (f"`{name}` is undefined: an input model's accuracy was measured on other data "
                 "than this phase's (the suite against a JSONL file, or two files), and numbers "

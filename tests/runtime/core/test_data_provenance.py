@@ -151,3 +151,10 @@ def test_rows_from_before_the_data_column_fall_back_to_the_data_parameter(tmp_pa
     with ModelRegistry(ws) as reg:
         assert [m["data"] for m in reversed(reg.models())] == ["file:mine.jsonl", "suite"]
         assert [p["data"] for p in reg.show("r")["phases"]] == ["file:mine.jsonl", "suite"]
+
+
+def test_a_gate_on_a_cumulative_retention_broken_by_a_data_change_says_why():
+    verdict = evaluate_gate(GateSpec("quietstar", "cumulative_retention >= 0.5"),
+                            {"accuracy": 0.4, "retention": 1.0, "input_accuracy": 0.4})
+    assert not verdict.passed
+    assert "data changed along this model's lineage" in verdict.message
