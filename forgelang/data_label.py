@@ -72,6 +72,24 @@ def same_data(a: str | None, b: str | None) -> bool | None:
     return name_a == name_b
 
 
+def changed_since_plan(label: str, path: object) -> str | None:
+    """Why a step's data file no longer is the data its plan named (``label``, with the
+    content's digest when planned), or None when it still is (or the step uses the suite).
+    ``forge apply`` of a saved plan checks this before anything runs: a file edited since
+    would be trained on under the cache key of its old content."""
+    name, digest = _parts(label)
+    if not name.startswith(FILE_PREFIX) or digest is None or not isinstance(path, str):
+        return None
+    try:
+        now = content_sha256(path)
+    except OSError as e:
+        return f"its data file cannot be read: {e}"
+    if now[:DIGEST_CHARS] != digest:
+        return (f"its data file {path} changed since the plan was made (sha256 {digest}... "
+                f"when planned, {now[:DIGEST_CHARS]}... now)")
+    return None
+
+
 _DIGESTED = re.compile(r"(?P<name>.+)@(?P<digest>[0-9a-f]{12})")
 
 
@@ -81,4 +99,4 @@ def _parts(label: str) -> tuple[str, str | None]:
     return (m["name"], m["digest"]) if m else (label, None)
 
 
-__all__ = ["SUITE_LABEL", "content_sha256", "file_label", "is_label", "label_of", "same_data"]
+__all__ = ["SUITE_LABEL", "changed_since_plan", "content_sha256", "file_label", "is_label", "label_of", "same_data"]

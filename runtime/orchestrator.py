@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forgelang.data_label import changed_since_plan
 from forgelang.plan import EXTERNAL_PREFIX, GateSpec, Plan, Step
 from forgelang.plan_schema import is_cache_key
 from runtime.artifacts import ArtifactError, ArtifactStore, check_no_pickle
@@ -169,9 +170,13 @@ class PipelineOrchestrator:
         return {"device": str(device), "params": params}
 
     def _check_inputs(self, plan: Plan, steps: list[Step]) -> None:
-        """Every input is a phase run now or completed before, or a safe model directory."""
+        """Every input is a phase run now or completed before, or a safe model directory;
+        every data file is the one the plan named (its content's digest)."""
         names = {s.name for s in steps}
         for s in steps:
+            changed = changed_since_plan(s.data, s.params.get("data"))
+            if changed:
+                raise PipelineError(f"phase `{s.name}`: {changed}; plan the recipe again")
             for dep in s.inputs:
                 if dep.startswith(EXTERNAL_PREFIX):
                     _check_external(dep)

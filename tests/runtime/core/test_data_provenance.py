@@ -3,6 +3,7 @@ compare numbers from two data sets (issue 21, "One dataset through the pipeline"
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -158,3 +159,21 @@ def test_a_gate_on_a_cumulative_retention_broken_by_a_data_change_says_why():
                             {"accuracy": 0.4, "retention": 1.0, "input_accuracy": 0.4})
     assert not verdict.passed
     assert "data changed along this model's lineage" in verdict.message
+
+
+def test_a_saved_plan_whose_data_file_changed_is_refused(tmp_path, capsys):
+    """Its steps' cache keys name the old content: training on the new one under them
+    would cache a result for data it was not computed from."""
+    from forgelang import api
+
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"prompt": "2+2=", "answer": "4"}\n')
+    recipe = tmp_path / "r.forge"
+    recipe.write_text('forge 1\nrecipe "r" { seed = 1  device = cpu  data = "mine.jsonl" }\n'
+                      "phase cognate { steps = 1  architecture = smoke  seq_len = 64 }\n")
+    saved = tmp_path / "plan.json"
+    saved.write_text(json.dumps(api.compile_plan(recipe).to_json()))
+    data.write_text('{"prompt": "2+2=", "answer": "5"}\n')
+    assert commands.apply(str(saved), workspace=str(tmp_path / "ws")) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "phase `cognate`: its data file" in err and "changed since the plan was made" in err
