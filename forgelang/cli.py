@@ -63,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _runtime_commands(sub) -> None:
-    p = sub.add_parser("apply", help="run a recipe or a saved plan")
+    p = sub.add_parser(
+        "apply", help="run a recipe or a saved plan",
+        description="Run a recipe or a saved plan. Progress: a bar per phase on a terminal "
+                    "(stage, step, current metric); otherwise a line every "
+                    "$FORGE_PROGRESS_INTERVAL seconds (30). Training stages checkpoint every "
+                    "$FORGE_CHECKPOINT_INTERVAL seconds (300). Ctrl-C (or SIGTERM) "
+                    "checkpoints the phase and stops, a second one stops at once; the same "
+                    "command resumes.")
     p.add_argument("target", type=Path, metavar="FILE|PLAN.json")
     p.add_argument("--only", default=None, metavar="PHASE[,PHASE]",
                    help="run only these phases (comma-separated); cached ones are reused, and "

@@ -113,3 +113,13 @@ def test_a_piped_apply_prints_progress_lines_between_started_and_done(workspace,
     stepping = [line for line in between if " step " in line]
     assert len(stepping) >= 3, out  # 1.5 s of training, a line every 0.2 s
     assert not [line for line in out[done:] if line.startswith("~")]  # none after done
+
+
+def test_apply_help_says_how_progress_checkpoints_and_ctrl_c_work(capsys):
+    from forgelang.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["apply", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    for words in ("FORGE_PROGRESS_INTERVAL", "FORGE_CHECKPOINT_INTERVAL", "Ctrl-C"):
+        assert words in said
