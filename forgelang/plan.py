@@ -43,6 +43,15 @@ def _present(forecast: dict | None) -> dict | None:
     return None if forecast is None else {k: v for k, v in forecast.items() if v is not None}
 
 
+def _data_label(params: dict) -> str:
+    """The data label of a step saved without one (a plan saved before labels existed):
+    from its ``data`` parameter, without the content digest it was planned with."""
+    from forgelang.data_label import SUITE_LABEL, label_of
+
+    value = params.get("data") if isinstance(params, dict) else None
+    return label_of(value) if isinstance(value, str) else SUITE_LABEL
+
+
 @dataclass(frozen=True)
 class Step:
     """One phase of the plan."""
@@ -95,7 +104,8 @@ class Step:
         est = Estimate(**e, notes=notes)
         return cls(d["name"], d["kind"], tuple(d["inputs"]), d["params"], d["seed"],
                    d["kernel_version"], d["cache_key"], est, d.get("action", "run"),
-                   d.get("reason", ""), _present(d.get("forecast")), d.get("data", "suite"))
+                   d.get("reason", ""), _present(d.get("forecast")),
+                   d.get("data") or _data_label(d["params"]))
 
 
 @dataclass(frozen=True)

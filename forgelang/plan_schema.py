@@ -147,7 +147,8 @@ class StepSchema(_Strict):
     cache_key: CacheKey
     action: Literal["run", "cached", "rerun"] = "run"
     reason: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = ""
-    data: Annotated[str, Field(max_length=300), AfterValidator(_data_label)] = "suite"
+    # absent in plans saved before data labels: Plan.from_json labels them from `params`
+    data: Annotated[str, Field(max_length=300), AfterValidator(_data_label)] | None = None
     estimate: EstimateSchema
     forecast: ForecastSchema | None = None
 

@@ -173,3 +173,15 @@ def test_an_edited_data_file_is_the_rerun_reason(tmp_path):
     step = api.compile_plan(root).step("cognate")
     assert step.cache_key != before["cache_key"]
     assert rerun_reason(step, before, {}) == "data changed"
+
+
+def test_a_plan_saved_before_data_labels_is_labelled_from_its_params(tmp_path):
+    _data(tmp_path)
+    plan = api.compile_plan(_recipe(tmp_path, cognate='data = "mine.jsonl"'))
+    saved = plan.to_json()
+    for step in saved["phases"]:
+        del step["data"]
+    old = Plan.from_json(validate_plan(saved))
+    assert old.step("cognate").data == "file:mine.jsonl"  # not "suite": it reads the file
+    assert old.step("evomerge").data == "suite"
+    assert same_data(old.step("cognate").data, plan.step("cognate").data) is True
