@@ -1,13 +1,12 @@
-"""Identities of the user's own files (input model directories, data files) for cache
-keys, so an edited file re-runs the phases that read it. Stdlib only: the plan cache
-checks them before anything heavy is imported.
+"""Identities of the user's input model directories for cache keys, so an edited
+directory re-runs the phases that read it (a data file is identified by the sha256 of its
+content instead: ``forgelang.data_label``). Stdlib only: the plan cache checks them
+before anything heavy is imported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from forgelang.data_files import check_data_file, data_path
 
 
 def dir_fingerprint(directory: Path) -> str:
@@ -30,11 +29,3 @@ def fingerprint(path: Path) -> str:
     """``dir_fingerprint`` or ``file_fingerprint``; raises OSError when ``path`` is gone."""
     return dir_fingerprint(path) if path.is_dir() else file_fingerprint(path)
 
-
-def data_file(value: str, base_dir: Path) -> Path:
-    """The absolute path of a phase's ``data`` file, relative paths taken from ``base_dir``
-    (the recipe's folder), checked by the rule apply checks again
-    (``forgelang.data_files``). Raises OSError saying why it may not be read."""
-    path = data_path(value, base_dir)
-    check_data_file(path)
-    return path

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from forgelang import devices
 from forgelang.compiler import CompiledRecipe
+from forgelang.data_files import check_data_file, data_path
 from forgelang.data_label import SUITE_LABEL, content_sha256, file_label
 from forgelang.diagnostics import Diagnostics
 from forgelang.external import model_dir_spec
-from forgelang.fingerprint import data_file, dir_fingerprint
+from forgelang.fingerprint import dir_fingerprint
 from forgelang.kernel_code import kernel_version
 from forgelang.kinds import KINDS
 from forgelang.kinds.base import EstimateContext, ModelSpec
@@ -23,11 +24,12 @@ def build_plan(recipe: CompiledRecipe, diags: Diagnostics) -> Plan | None:
     profile = devices.resolve(h.device, h.target)
     outputs: dict[str, tuple[ModelSpec, ...]] = {}
     keys: dict[str, str] = {}
+    files: dict[str, str | None] = {}  # data value -> its digest (None: unreadable, reported)
     steps = []
     for spec in recipe.phases:
         kind = KINDS.get(spec.kind)
         inputs = _input_specs(spec, outputs, diags)
-        data = _phase_data(spec, kind, recipe.base_dir, diags)
+        data = _phase_data(spec, kind, recipe.base_dir, diags, files)
         if inputs is None or data is None:
             continue
         data_keys, data_label = data
@@ -74,9 +76,11 @@ def _input_specs(spec, outputs: dict, diags: Diagnostics) -> tuple[ModelSpec, ..
     return tuple(found)
 
 
-def _phase_data(spec, kind, base_dir: Path, diags: Diagnostics) -> tuple[list, str] | None:
+def _phase_data(spec, kind, base_dir: Path, diags: Diagnostics,
+                files: dict) -> tuple[list, str] | None:
     """Resolve a phase's ``data`` file (in place, to an absolute path) and identify it by
-    the sha256 of its content, so an edited file re-runs the phases that read it.
+    the sha256 of its content, so an edited file re-runs the phases that read it. A file
+    several phases read (the recipe's ``data``) is hashed, and reported, once (``files``).
 
     Returns (the extra cache-key entries, [] for the synthetic suite; the data's label,
     ``forgelang.data_label``), or None after an error.
@@ -93,16 +97,27 @@ def _phase_data(spec, kind, base_dir: Path, diags: Diagnostics) -> tuple[list, s
                   f"set `data = suite` in phase `{spec.name}`; `forge lineage` then shows "
                   "which models were measured on which data")
         return None
-    try:
-        path = data_file(value, base_dir)
-        digest = content_sha256(path)
-    except OSError as e:
-        diags.add("E073", f"data file of phase `{spec.name}` cannot be read: {e}",
-                  spec.data_span or spec.span,
-                  f"`data = \"{value}\"` is read relative to the recipe's folder")
+    path = data_path(value, base_dir)
+    if str(path) not in files:
+        files[str(path)] = _digest(spec, value, path, diags)
+    digest = files[str(path)]
+    if digest is None:
         return None
     spec.params = spec.params.model_copy(update={"data": str(path)})
     return [sha256_hex(f"data|sha256:{digest}")], file_label(path, digest)
+
+
+def _digest(spec, value: str, path: Path, diags: Diagnostics) -> str | None:
+    """The sha256 of a data file's content, or None after E073 saying why it may not be read."""
+    try:
+        check_data_file(path)
+        return content_sha256(path)
+    except OSError as e:
+        whose = "the recipe's data file" if spec.data_inherited else \
+            f"data file of phase `{spec.name}`"
+        diags.add("E073", f"{whose} cannot be read: {e}", spec.data_span or spec.span,
+                  f"`data = \"{value}\"` is read relative to the recipe's folder")
+        return None
 
 
 def _external_key(name: str) -> str:

@@ -185,3 +185,12 @@ def test_a_plan_saved_before_data_labels_is_labelled_from_its_params(tmp_path):
     assert old.step("cognate").data == "file:mine.jsonl"  # not "suite": it reads the file
     assert old.step("evomerge").data == "suite"
     assert same_data(old.step("cognate").data, plan.step("cognate").data) is True
+
+
+def test_a_missing_recipe_data_file_is_one_error_at_the_recipes_value(tmp_path):
+    root = _recipe(tmp_path, recipe='data = "gone.jsonl"')
+    plan, diags = api.check(root)
+    assert plan is None
+    (error,) = [d for d in diags.sorted() if d.code == "E073"]  # not one per phase
+    assert "the recipe's data file" in error.message and "gone.jsonl" in error.message
+    assert (error.span.line, error.span.col) == (2, 30)  # the value of `data`
