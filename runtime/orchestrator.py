@@ -359,9 +359,12 @@ class PipelineOrchestrator:
         try:
             new, metrics, meter, input_metrics = execute(
                 job, self.kernels.get(step.kind), prepared["params"][step.name], inputs)
-        except (KeyboardInterrupt, StopRequested):
-            self.registry.end_phase_run(prid, "interrupted", "stopped by the user")
-            bus.emit("phase_failed", step.name, status="interrupted", error="stopped by the user")
+        except (KeyboardInterrupt, StopRequested) as e:
+            # a kernel that checkpointed says where: "cognate stopped in pretrain at step 17/40"
+            said = "stopped by the user" + (f": {e}" if isinstance(e, StopRequested) and
+                                            str(e) else "")
+            self.registry.end_phase_run(prid, "interrupted", said)
+            bus.emit("phase_failed", step.name, status="interrupted", error=said)
             raise RunInterrupted() from None
         except Exception as e:  # a kernel bug or bad input: record it, stop the run cleanly
             detail = disk_fault(e, self.workspace) or \

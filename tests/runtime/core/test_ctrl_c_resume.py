@@ -111,6 +111,10 @@ def test_the_first_ctrl_c_asks_the_kernel_to_stop(workspace, kernels, capfd):
     result, statuses = _apply_in_process(plan, workspace, kernels)
     assert (result.status, result.exit_code) == ("interrupted", 130)
     assert statuses[:2] == ["completed", "interrupted"] and "completed" not in statuses[2:]
+    log = workspace / "runs" / result.run_id / "events.jsonl"
+    [failed] = [e for e in map(json.loads, log.read_text().splitlines())
+                if e["event"] == "phase_failed"]
+    assert failed["error"] == "stopped by the user: stopped at a safe point"  # where it stopped
     assert "stopping (Ctrl-C): the phase saves a checkpoint" in capfd.readouterr().err
 
 
