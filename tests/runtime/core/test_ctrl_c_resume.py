@@ -21,7 +21,7 @@ from tests.subprocess_env import ROOT, repo_pythonpath
 
 RECIPE = ROOT / "recipes" / "smoke.forge"
 # the smoke recipe's cognate phase, small: seconds a run, pre-training long enough to catch
-SETS = ("cognate.pretrain_steps=40", "cognate.steps=2", "cognate.merge_check=false",
+SETS = ("cognate.pretrain_steps=60", "cognate.steps=2", "cognate.merge_check=false",
         "cognate.batch_size=4", "cognate.eval.examples=4",
         "cognate.eval.max_new_tokens=2")
 
@@ -47,7 +47,7 @@ def _interrupt(plan: Path, workspace: Path) -> tuple[int, str, str]:
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        step = re.search(r"pretrain step (\d+)/40", line)
+        step = re.search(r"pretrain step (\d+)/60", line)
         if step and int(step.group(1)) >= 5:
             proc.send_signal(signal.SIGINT)
             break
@@ -78,7 +78,7 @@ def test_ctrl_c_checkpoints_and_the_next_apply_resumes_mid_stage(tmp_path, monke
     assert len(partial) == 1, "Ctrl-C saved the stage's state"
     models, events = _apply_here(plan, workspace)
     first = next(e for e in events if e["event"] == "phase_progress")
-    resumed = re.fullmatch(r"pretrain resumed at step (\d+)/40", first["message"])
+    resumed = re.fullmatch(r"pretrain resumed at step (\d+)/60", first["message"])
     assert resumed and int(resumed.group(1)) >= 5, first  # its finished steps are not redone
     expected, _ = _apply_here(plan, tmp_path / "straight")
     assert models == expected  # the same bytes as an uninterrupted run
