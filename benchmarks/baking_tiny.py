@@ -4,7 +4,8 @@ Runs the phase kernel as `forge apply` would, with recipes/tiny.forge's resolved
 params (``--set`` overrides them), on a model directory, once per seed, and prints per
 iteration: cycle, score, KL to the input, the bake's held-out KL before and after and the
 persona chosen; then the phase's metrics, its wall seconds and peak RSS beside the plan's
-estimate for the same params and input shape.
+estimate for the same params and input shape; then, over the seeds, each iteration's
+score and KL and every phase metric shown, per seed with their mean and standard deviation.
 
     python benchmarks/baking_tiny.py --model .forge/artifacts/<thinker> --seeds 0 1 2
     python benchmarks/baking_tiny.py --model .forge/artifacts/<bitnet output> --seeds 0
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import threading
 from pathlib import Path
@@ -86,13 +88,36 @@ def show(seed: int, metrics: dict, iterations: list, seconds: float, peak: int,
     print("  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in SHOWN if k in metrics))
 
 
+def iteration_values(iterations: list) -> dict[str, float]:
+    """``it<n>.<cycle>.score``, ``.kl`` (and ``.baseline`` for B) of every iteration."""
+    out = {}
+    for it in iterations:
+        key = f"it{it['number']}.{it['cycle']}"
+        out[f"{key}.score"], out[f"{key}.kl"] = it["score"], it["kl"]
+        if it["cycle"] == "b":
+            out[f"{key}.baseline"] = it["baseline"]
+    return out
+
+
+def show_summary(seeds: list[int], runs: list[dict[str, float]]) -> None:
+    """Every value measured, per seed, with the mean and standard deviation over seeds."""
+    names = [n for n in runs[0] if all(n in r for r in runs)]
+    print(f"{'over seeds':34s}" + "".join(f"{'seed ' + str(s):>10s}" for s in seeds)
+          + f"{'mean':>10s}{'sd':>9s}")
+    for name in names:
+        values = [r[name] for r in runs]
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{name:34s}" + "".join(f"{v:10.4f}" for v in values)
+              + f"{statistics.fmean(values):10.4f}{sd:9.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a model directory")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", default="{}", help="JSON overrides of the baking params")
     parser.add_argument("--ternarize", action="store_true", help="store the input ternary first")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     import torch
 
@@ -108,8 +133,13 @@ def main() -> None:
         planned = estimate(params, EstimateContext(device, (spec,)))
         print(f"estimate ({'ternary' if ternary else 'float'} input): {planned.seconds:.1f} s, "
               f"{planned.peak_memory_bytes / 2**20:.0f} MiB")
+        runs = []
         for seed in args.seeds:
-            show(seed, *run_once(model, params, seed))
+            metrics, iterations, *cost = run_once(model, params, seed)
+            show(seed, metrics, iterations, *cost)
+            runs.append({**iteration_values(iterations),
+                         **{k: metrics[k] for k in SHOWN if k in metrics}})
+    show_summary(args.seeds, runs)
 
 
 if __name__ == "__main__":

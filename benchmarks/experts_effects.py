@@ -1,8 +1,9 @@
 """What the experts phase measurably does to a model, over seeds.
 
 Runs the ``experts`` kernel on a model directory (e.g. the tiny pipeline's baking output,
-or any artifact in a workspace) once per seed, with the tiny recipe's settings unless told
-otherwise, and prints per seed and as mean ± standard deviation over the seeds:
+or any artifact in a workspace) once per seed, with the experts step's parameters as
+``recipes/tiny.forge`` resolves them (``--recipe``, ``--steps`` change them), and prints
+per seed and as mean ± standard deviation over the seeds:
 
 - each expert against the base on its own skill (``own_gain``) and on the other skills;
 - the chosen mix against the base, overall (greedy generation on the held-out set) and
@@ -10,7 +11,7 @@ otherwise, and prints per seed and as mean ± standard deviation over the seeds:
 - the Pareto front's size and spread, the mix's weights, the prompt classifier's accuracy;
 - for a ternary input, the accuracy of the float mix and what storing it ternary cost.
 
-    python benchmarks/experts_effects.py MODEL_DIR --seeds 1 2 3 --threads 2
+    python benchmarks/experts_effects.py MODEL_DIR --seeds 0 1 2 --threads 1
 
 Nothing is written outside a temporary directory. Timings are not printed: use
 ``forge apply`` on a quiet machine for the phase's wall time.
@@ -26,14 +27,21 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(self_analysis={"samples_per_skill": 16, "max_experts": 2},
-            svf={"steps": 15, "batch_size": 8},
-            nsga2={"evaluations": 24, "population": 8, "examples": 4},
-            mixing={"cem_population": 8, "iterations": 3, "examples": 8},
-            eval={"examples": 24, "max_new_tokens": 12, "batch_size": 24})
 SHOWN = ("input_accuracy", "chosen.accuracy", "skill.base_mean", "chosen.skill_mean",
          "classification.accuracy", "pareto.size", "pareto.distinct", "pareto.spread.accuracy",
          "pareto.spread.retention", "mixing.best_accuracy", "mixing.base_accuracy")
+
+
+def recipe_params(recipe: Path, svf_steps: int | None) -> dict:
+    """The experts step's parameters in the compiled plan of ``recipe`` (presets resolved);
+    ``svf_steps`` replaces ``svf.steps`` when given."""
+    from forgelang.api import compile_plan
+
+    plan = compile_plan(recipe)
+    params = dict(next(s for s in plan.steps if s.kind == "experts").params)
+    if svf_steps:
+        params["svf"] = {**params.get("svf", {}), "steps": svf_steps}
+    return params
 
 
 def run_once(model_dir: Path, seed: int, params: dict) -> dict[str, float]:
@@ -70,15 +78,17 @@ def summary_rows(runs: list[dict[str, float]]) -> list[tuple[str, list[float]]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "tiny.forge")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=None, help="SVF steps (default: tiny's 15)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="SVF steps (default: the recipe's)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import torch
 
     torch.set_num_threads(args.threads)
-    params = {**TINY, "svf": {**TINY["svf"], **({"steps": args.steps} if args.steps else {})}}
+    params = recipe_params(args.recipe, args.steps)
     runs = [run_once(args.model_dir.resolve(), seed, params) for seed in args.seeds]
     print(f"{'metric':44s} " + " ".join(f"seed {s:>4d}" for s in args.seeds) + "   mean ± sd")
     for name, values in summary_rows(runs):  # None: not measured with that seed

@@ -1,9 +1,10 @@
 """The quietstar phase on one model over several seeds: the spread of what it measures.
 
-Runs the phase kernel (as `forge apply` would, with the tiny recipe's quietstar settings
-unless ``--set`` changes them) on a model directory, once per seed, and prints per seed:
-accuracy before and after (thoughts off), the bake's held-out KL before and after, the
-four anti-theatre accuracies, coherence and its parts, the mixing weight and the time.
+Runs the phase kernel (as `forge apply` would, with the quietstar step's parameters as
+``recipes/tiny.forge`` resolves them, presets included, unless ``--recipe`` / ``--set``
+change them) on a model directory, once per seed, and prints per seed: accuracy before
+and after (thoughts off), the bake's held-out KL before and after, the four anti-theatre
+accuracies and answer NLLs, coherence and its parts, the mixing weight and the time.
 
     python benchmarks/quietstar_seeds.py --model .forge/artifacts/<champion> --seeds 0 1 2
 """
@@ -13,19 +14,29 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-TINY = dict(thought_tokens=4, thoughts_per_position=2, steps=6, batch_size=2, seq_len=32,
-            levels=[1, 2], bake={"steps": 10, "trajectories": 8, "batch_size": 4},
-            anti_theater={"examples": 16}, optimizer="mugrokfast_rl",
-            eval={"examples": 24, "max_new_tokens": 12, "batch_size": 24, "levels": [1, 2]})
+ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("input_accuracy", "thinker.accuracy", "bake.kl_before", "bake.kl_after",
            "anti_theater.thoughts", "anti_theater.none", "anti_theater.random",
-           "anti_theater.shuffled", "coherence", "coherence.semantic", "coherence.syntactic",
-           "coherence.predictive", "thought.gain", "mixing_weight")
+           "anti_theater.shuffled", "anti_theater.nll.thoughts", "anti_theater.nll.none",
+           "anti_theater.nll.random", "anti_theater.nll.shuffled", "anti_theater.nll_gain",
+           "coherence", "coherence.semantic", "coherence.syntactic", "coherence.predictive",
+           "thought.gain", "mixing_weight")
+
+
+def recipe_params(recipe: Path, overrides: dict) -> dict:
+    """The quietstar step's parameters in the compiled plan of ``recipe`` (presets resolved),
+    with ``overrides`` (top-level keys) replacing its own."""
+    from forgelang.api import compile_plan
+
+    plan = compile_plan(recipe)
+    step = next(s for s in plan.steps if s.kind == "quietstar")
+    return {**step.params, **overrides}
 
 
 def run_once(model: Path, params: dict, seed: int) -> dict:
@@ -50,19 +61,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a model directory")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "tiny.forge")
     parser.add_argument("--set", default="{}", help="JSON overrides of the quietstar params")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
     import torch
 
     torch.set_num_threads(args.threads)
-    params = {**TINY, **json.loads(args.set)}
+    params = recipe_params(args.recipe, json.loads(args.set))
     rows = [run_once(args.model, params, seed) for seed in args.seeds]
     print(f"quietstar on {args.model.name[:12]}, seeds {args.seeds}, {args.threads} threads")
     print(f"{'metric':24s}" + "".join(f"{'seed ' + str(s):>10s}" for s in args.seeds)
           + f"{'mean':>10s}{'stdev':>10s}")
     for name in (*COLUMNS, "seconds"):
-        values = [row[name] for row in rows]
+        values = [row.get(name, float("nan")) for row in rows]
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{name:24s}" + "".join(f"{v:10.4f}" for v in values)
               + f"{statistics.mean(values):10.4f}{spread:10.4f}")
