@@ -59,15 +59,18 @@ def checkpoint_interval() -> float:
     return value if math.isfinite(value) and value >= 0 else CHECKPOINT_INTERVAL_S
 
 
-def step_message(stage: str, step: int, total: int, **metrics: float) -> str:
+def step_message(stage: str, step: int, total: int, unit: str = "step",
+                 **metrics: float) -> str:
     """The progress message of a step: ``"specialist1 step 240/300 loss=2.31"``.
 
     Every kernel reports steps this way (``ctx.progress(fraction, step_message(...))``), so
     the display shows the stage, how far it got and its current metric the same way.
+    ``unit`` names what is counted when it is not an optimiser step (``"seedlm layer 3/12
+    error=0.08"``).
     """
     shown = " ".join(f"{name}={value:.4g}" for name, value in metrics.items()
                      if value is not None and math.isfinite(value))
-    return f"{stage} step {step}/{total}" + (f" {shown}" if shown else "")
+    return f"{stage} {unit} {step}/{total}" + (f" {shown}" if shown else "")
 
 
 class MissingKernelError(LookupError):

@@ -17,7 +17,7 @@ from runtime.compression.stored import DECODERS, save_compressed
 from runtime.data import TASKS
 from runtime.data.formatting import training_text
 from runtime.data.splits import derive_seed
-from runtime.kernels import ForgeWarning, ModelOutput, PhaseContext, PhaseResult
+from runtime.kernels import ForgeWarning, ModelOutput, PhaseContext, PhaseResult, step_message
 from runtime.phases.compression import layers
 from runtime.phases.compression.checkpoint import StageRecord, load_stage, save_stage
 from runtime.phases.compression.stages import (
@@ -108,7 +108,9 @@ class Run:
         """Progress callback of stage ``index``: its share of the bar after the input's."""
         share = (1 - MEASURE_SHARE) / len(self.params.stages)
         start = MEASURE_SHARE + index * share
-        return lambda f: self.ctx.progress(start + f * share, f"{key}: encoding layers")
+        return lambda done, total, error: self.ctx.progress(
+            start + share * done / total,
+            step_message(key, done, total, unit="layer", relative_error=error))
 
     def encode(self, index: int, key: str, stage) -> StageRecord:
         """The stage's codes, or a skipped record when it would not make the targets smaller."""

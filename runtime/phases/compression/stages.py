@@ -77,7 +77,8 @@ def encode_layers(state: State, encode: Callable[[str, torch.Tensor], LayerCode]
                   decode: Callable[[LayerCode], torch.Tensor], should_stop,
                   progress) -> Outcome:
     """``encode`` every target in order, recording its relative error; a stop request is
-    honoured between layers (the stage then starts again on resume)."""
+    honoured between layers (the stage then starts again on resume). ``progress(done,
+    total, relative_error)`` follows each layer."""
     out = Outcome()
     names = list(state.weights)
     for i, name in enumerate(names):
@@ -86,7 +87,7 @@ def encode_layers(state: State, encode: Callable[[str, torch.Tensor], LayerCode]
         code = encode(name, state.weights[name])
         out.codes[name] = code
         out.errors[name] = hyper.relative_error(state.weights[name], decode(code))
-        progress((i + 1) / len(names))
+        progress(i + 1, len(names), out.errors[name])
     return out
 
 

@@ -33,6 +33,8 @@ def test_step_message_names_stage_step_and_metric():
     assert step_message("specialist1", 240, 300, loss=2.3104) == "specialist1 step 240/300 loss=2.31"
     assert step_message("pretrain", 1, 5) == "pretrain step 1/5"
     assert step_message("s", 1, 5, loss=float("nan")) == "s step 1/5"  # nothing to show
+    assert step_message("seedlm", 3, 12, unit="layer", relative_error=0.0812) == \
+        "seedlm layer 3/12 relative_error=0.0812"
 
 
 def _terminal_reporter() -> ConsoleReporter:
