@@ -84,8 +84,9 @@ def _op_seconds(torch, device: str, repeats: int) -> float:
 
 def process_base_bytes() -> int:
     """RSS of this process with everything ``forge apply`` loads before a phase (the
-    kernels, the orchestrator, W&B's client), after releasing free heap: the base every
-    phase's CPU peak includes (``runtime.measure``). 0 where RSS cannot be read."""
+    kernels, the orchestrator; W&B runs in a child process, ``runtime.tracking``), after
+    releasing free heap: the base every phase's CPU peak includes (``runtime.measure``).
+    0 where RSS cannot be read."""
     import runtime.orchestrator  # noqa: F401
     import runtime.phases  # noqa: F401
     from runtime.kernels import KERNELS
@@ -94,10 +95,6 @@ def process_base_bytes() -> int:
         KERNELS.get(kind)
     from runtime.measure import current_rss_bytes, release_free_memory
 
-    try:
-        import wandb  # noqa: F401  (apply's tracking loads it)
-    except ImportError:
-        pass
     release_free_memory()
     return current_rss_bytes() or 0
 
