@@ -50,6 +50,9 @@ def apply(target, workspace=None, overrides=(), only=(), from_=None, force=(),
     if problem:
         return _refuse(problem, json_events)
     from runtime.lock import LockHeldError
+    from runtime.tracking import prestart
+
+    prestart(target, overrides)  # W&B's child imports wandb while torch and the plan load
     from runtime.orchestrator import EXIT_REFUSED, PipelineOrchestrator  # loads torch
     result = None
     try:
