@@ -13,7 +13,9 @@ so the apply does only the merge), then times, as fresh child processes, alterna
 - (e) the same apply with ``tracking { wandb = disabled }``.
 
 Printed: each median, and the fixed cost of an apply, (d) - (c) and (e) - (c), as
-seconds and as multiples of (a) and (b). (c) and (d) must write the same merged weights:
+seconds and as multiples of (a) and (b). ``--baseline DIR`` adds (f): (d) run from another
+checkout (e.g. ``git archive OLD | tar -x -C DIR``), to see a change before and after side
+by side in one run. (c) and (d) must write the same merged weights:
 the script checks that their ``model.safetensors`` files are byte-identical.
 ``--profile`` also runs (d) once under ``python -X importtime`` (the slowest top-level
 imports) and once under cProfile (where the apply's wall time goes, by runtime step).
@@ -22,7 +24,7 @@ Figures taken while other jobs share the machine are only comparable within one 
 (every command runs in turn, alternating): compare columns side by side, not with
 figures from another run.
 
-    python benchmarks/apply_fixed_cost.py [--runs 5] [--tiny] [--profile]
+    python benchmarks/apply_fixed_cost.py [--runs 5] [--tiny] [--profile] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -116,10 +118,10 @@ def apply_cmd(recipe: Path, workspace: Path, *python_flags: str) -> list[str]:
             "--workspace", str(workspace)]
 
 
-def run_child(cmd: list[str]) -> tuple[float, str]:
+def run_child(cmd: list[str], cwd: Path = ROOT) -> tuple[float, str]:
     """Wall seconds of one child process, and its stderr; a failure stops the benchmark."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, env={**os.environ, **ENV})
     wall = time.perf_counter() - start
     if done.returncode != 0:
@@ -128,22 +130,28 @@ def run_child(cmd: list[str]) -> tuple[float, str]:
     return wall, done.stderr
 
 
-def commands(root: Path, dirs: list[Path], recipes: dict[str, Path], i: int) -> dict:
-    """The five timed commands of repetition ``i`` (fresh outputs and workspaces)."""
-    return {"a": [sys.executable, "-c", "pass"],
-            "b": [sys.executable, "-c", "import " + ", ".join(IMPORTS)],
-            "c": merge_cmd(dirs, root / f"merge-{i}"),
-            "d": apply_cmd(recipes["offline"], root / f"ws-offline-{i}"),
-            "e": apply_cmd(recipes["disabled"], root / f"ws-disabled-{i}")}
+def commands(root: Path, dirs: list[Path], recipes: dict[str, Path], i: int,
+             baseline: Path | None = None) -> dict:
+    """The timed commands of repetition ``i`` (fresh outputs and workspaces), each with
+    the checkout it runs from."""
+    jobs = {"a": ([sys.executable, "-c", "pass"], ROOT),
+            "b": ([sys.executable, "-c", "import " + ", ".join(IMPORTS)], ROOT),
+            "c": (merge_cmd(dirs, root / f"merge-{i}"), ROOT),
+            "d": (apply_cmd(recipes["offline"], root / f"ws-offline-{i}"), ROOT),
+            "e": (apply_cmd(recipes["disabled"], root / f"ws-disabled-{i}"), ROOT)}
+    if baseline is not None:
+        jobs["f"] = (apply_cmd(recipes["offline"], root / f"ws-baseline-{i}"), baseline)
+    return jobs
 
 
-def time_all(root: Path, dirs: list[Path], recipes: dict[str, Path], runs: int) -> dict:
+def time_all(root: Path, dirs: list[Path], recipes: dict[str, Path], runs: int,
+             baseline: Path | None = None) -> dict:
     """``runs`` wall times per command, the order of the commands alternating per run."""
-    times: dict[str, list[float]] = {k: [] for k in "abcde"}
+    times: dict[str, list[float]] = {}
     for i in range(runs):
-        jobs = list(commands(root, dirs, recipes, i).items())
-        for name, cmd in jobs if i % 2 == 0 else jobs[::-1]:
-            times[name].append(run_child(cmd)[0])
+        jobs = list(commands(root, dirs, recipes, i, baseline).items())
+        for name, (cmd, cwd) in jobs if i % 2 == 0 else jobs[::-1]:
+            times.setdefault(name, []).append(run_child(cmd, cwd)[0])
     return times
 
 
@@ -161,9 +169,11 @@ def report(times: dict) -> None:
     """Each command's median, and the fixed cost of an apply in seconds and ratios."""
     labels = {"a": "python -c pass", "b": "import of what apply loads (no W&B)",
               "c": "merge through the library", "d": "forge apply, W&B offline",
-              "e": "forge apply, tracking disabled"}
+              "e": "forge apply, tracking disabled", "f": "(d) from the --baseline checkout"}
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, label in labels.items():
+        if k not in times:
+            continue
         spread = f"{min(times[k]):.2f}-{max(times[k]):.2f}"
         print(f"({k}) {label:<38} median {med[k]:6.2f} s  (range {spread} s)")
     for k, label in (("d", "W&B offline"), ("e", "tracking disabled")):
@@ -171,6 +181,10 @@ def report(times: dict) -> None:
         print(f"fixed cost of an apply, {label:<18} ({k})-(c) = {fixed:5.2f} s = "
               f"{fixed / med['a']:5.1f}x (a) = {fixed / med['b']:4.2f}x (b)")
     print(f"W&B offline over disabled: (d)-(e) = {med['d'] - med['e']:.2f} s")
+    if "f" in med:
+        ratios = [d / f for d, f in zip(times["d"], times["f"], strict=True)]
+        print(f"this checkout's apply over the baseline's: (d)-(f) = {med['d'] - med['f']:+.2f} "
+              f"s, per-run ratios {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
@@ -187,7 +201,7 @@ def import_profile(stderr: str, top: int = 15) -> None:
         own, cumulative, indent, name = match.groups()
         package = name.split(".")[0]
         per_package[package] = per_package.get(package, 0) + int(own)
-        if len(indent) == 1:
+        if not indent:  # a top-level import
             entries.append((int(cumulative), name))
     print(f"\nimports of one apply (-X importtime): {sum(per_package.values()) / 1e6:.2f} s "
           "in all; slowest top-level imports (cumulative):")
@@ -236,6 +250,8 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny models: check the script")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one apply (imports and calls)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="also time the apply from this checkout (before a change)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="apply-fixed-cost-") as tmp:
         root = Path(tmp)
@@ -244,8 +260,8 @@ def main() -> None:
         print(f"inputs: 2 Llama dirs, {n_params / 1e6:.2f}M parameters each (fp32), linear "
               f"merge; {args.runs} runs per command, order alternating; "
               f"cpus={os.cpu_count()}")
-        run_child(commands(root, dirs, recipes, -1)["d"])  # warm the OS file cache once
-        times = time_all(root, dirs, recipes, args.runs)
+        run_child(*commands(root, dirs, recipes, -1)["d"])  # warm the OS file cache once
+        times = time_all(root, dirs, recipes, args.runs, args.baseline)
         report(times)
         print("library merge and apply wrote identical weights:",
               "yes" if same_weights(root) else "NO")
