@@ -26,6 +26,7 @@ from transformers.utils.quantization_config import QuantizationConfigMixin
 from runtime.bitnet.quantizers import absmean_codes, quantize_activations, ternary_valued
 from runtime.formats import ternary_int8
 from runtime.formats.ternary_checks import check_headers, check_loaded, layer_digest
+from runtime.formats.ternary_fused import FusedTernary
 from runtime.formats.ternary_packing import PACKINGS, pack_codes, packed_size, unpack_codes
 
 NAME = "forge_ternary"
@@ -73,11 +74,12 @@ def stored_codes(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     return exact if exact is not None else ternarize(weight)
 
 
-KERNELS = ("auto", "int8", "dense")  # how a TernaryLinear computes (``TernaryLinear.forward``)
-# ``auto`` uses the int8 kernel from this many weights a matrix (our choice, measured with
-# benchmarks/bitnet_speed.py: on the Cognate tiny model's 128-wide matrices, <= 65,536
-# weights, the int8 kernel's extra tensor ops cost more than its matmul saves; on the
-# 28.8M-parameter Llama's, >= 262,144 weights, it was the faster)
+# how a TernaryLinear computes (``TernaryLinear.forward``; runtime.formats.ternary_int8)
+KERNELS = ("auto", "int8", "float_codes", "dense")
+# ``auto`` picks ``int8`` for a matmul of at least this many weights (a layer's, or a fused
+# group's together) and ``float_codes`` below: measured with
+# benchmarks/ternary_kernel_sizes.py, where int8's fixed cost a call stops costing more
+# than its 1-byte weights save (docs/bitnet.md, "How a ternary layer computes")
 INT8_MIN_WEIGHTS = 2**17
 
 
@@ -85,19 +87,21 @@ class TernaryLinear(nn.Module):
     """A linear layer stored as packed ternary codes and one scale.
 
     ``weight`` is the dequantised (out, in) matrix gamma * W~, built on first use, so code
-    that reads ``.weight`` (fused projections) works unchanged. ``kernel`` says how
-    ``forward`` computes: ``"int8"`` multiplies the integer activations by the codes as an
-    int8 matmul (``runtime.formats.ternary_int8``) where that is exact (CPU, inputs
-    quantised to <= 8 bits, no gradient being recorded), else falls back to ``"dense"``:
-    ``linear(quantised input, weight)``; ``"auto"`` (default) is ``"int8"`` for matrices of
-    at least ``INT8_MIN_WEIGHTS`` weights and ``"dense"`` below.
+    that reads ``.weight`` works unchanged. ``kernel`` says how ``forward`` computes:
+    ``"int8"`` or ``"float_codes"`` multiply the integer activations by the codes (an int8
+    matmul, or a float32 one of exact integer sums; ``runtime.formats.ternary_int8``; the
+    two agree to the bit) where that is exact (CPU, quantised inputs, no gradient being
+    recorded; int8 also needs <= 8 bits and falls back to float_codes without them), else
+    ``"dense"``: ``linear(quantised input, weight)``, the reference; ``"auto"`` (default)
+    is int8 from ``INT8_MIN_WEIGHTS`` weights and float_codes below. Fused reads of several
+    ternary layers (``runtime.nn.inputs``) get one ``FusedTernary`` (``fuse_group``).
     """
 
     kernel = "auto"
 
     def __init__(self, in_features: int, out_features: int, bias: bool, packing: str = "base3"):
-        # memory: the int8 kernel keeps 1 byte a weight (fbgemm's packed codes); ``weight``
-        # (the dense kernel, fused reads) caches a float32 matrix, 4 bytes a weight
+        # memory: the int8 kernel keeps 1 byte a weight (fbgemm's packed codes); float_codes
+        # and ``weight`` (the dense kernel) cache a float32 matrix, 4 bytes a weight
         super().__init__()
         if packing not in PACKINGS:
             raise ValueError(f"{NAME}: unknown packing {packing!r} (one of {PACKINGS})")
@@ -109,7 +113,8 @@ class TernaryLinear(nn.Module):
         self.input_quantizer = None  # per-token activation quantiser (set by ``convert``)
         self.activation_bits: int | None = None  # its bits
         self._dense: tuple[tuple, torch.Tensor] | None = None
-        self._int8: tuple[tuple, ternary_int8.Int8Weights] | None = None
+        self._integer: tuple[tuple, ternary_int8.Int8Weights | ternary_int8.FloatCodes] | None = None
+        self._groups: dict[tuple[int, ...], FusedTernary] = {}  # fused reads led by this layer
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, packing: str = "base3") -> TernaryLinear:
@@ -143,23 +148,53 @@ class TernaryLinear(nn.Module):
             self._dense = (self._version(), self.unpacked_codes().float() * self.scale)
         return self._dense[1]
 
-    def _uses_int8(self) -> bool:
-        return self.kernel == "int8" or (
-            self.kernel == "auto" and self.in_features * self.out_features >= INT8_MIN_WEIGHTS)
+    def integer_kernel(self, x: torch.Tensor, weights: int | None = None) -> str | None:
+        """``"int8"`` or ``"float_codes"``: the integer kernel that computes ``x`` through
+        this layer (or through a fused group of ``weights`` weights led by it), or None for
+        the dense reference (see the class)."""
+        if (self.kernel == "dense" or self.input_quantizer is None or torch.is_grad_enabled()
+                or not ternary_int8.exact(self.in_features, self.activation_bits, x.device)):
+            return None
+        weights = self.in_features * self.out_features if weights is None else weights
+        kernel = self.kernel
+        if kernel == "auto":
+            kernel = "int8" if weights >= INT8_MIN_WEIGHTS else "float_codes"
+        if kernel == "int8" and not (self.activation_bits <= 8 and ternary_int8.available()):
+            return "float_codes"  # exact (checked above), but not in uint8 or not available
+        return kernel
 
-    def int8_weights(self) -> ternary_int8.Int8Weights:
-        """The codes prepacked for the int8 matmul; rebuilt when the codes change."""
-        version = (*self._version(), self.activation_bits)
-        if self._int8 is None or self._int8[0] != version:
-            self._int8 = (version, ternary_int8.Int8Weights(self.unpacked_codes(), self.scale,
-                                                            self.activation_bits))
-        return self._int8[1]
+    def integer_weights(self, kernel: str) -> ternary_int8.Int8Weights | ternary_int8.FloatCodes:
+        """The codes laid out for ``kernel``; rebuilt when the codes or scale change."""
+        version = (*self._version(), self.activation_bits, kernel)
+        if self._integer is None or self._integer[0] != version:
+            weights = ternary_int8.make_weights(kernel, self.unpacked_codes(), self.scale,
+                                                self.activation_bits)
+            self._integer = (version, weights)
+        return self._integer[1]
+
+    def fuse_group(self, layers) -> FusedTernary | None:
+        """The fused read of ``layers`` (this layer first; ``runtime.nn.inputs``) as one
+        integer matmul over their stacked codes, or None to concatenate their dequantised
+        ``weight`` instead: while gradients are recorded, with the dense kernel, or when
+        the layers are not all ternary with this layer's input width, activation bits and
+        kernel."""
+        layers = tuple(layers)
+        if (torch.is_grad_enabled() or self.input_quantizer is None or self.kernel == "dense"
+                or not all(isinstance(m, TernaryLinear) and m.in_features == self.in_features
+                           and m.activation_bits == self.activation_bits
+                           and m.kernel == self.kernel for m in layers)):
+            return None
+        key = tuple(id(m) for m in layers)
+        group = self._groups.get(key)
+        if group is None or any(a is not b for a, b in zip(group.layers, layers, strict=True)):
+            group = self._groups[key] = FusedTernary(layers)
+        return group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self._uses_int8() and self.input_quantizer is not None
-                and not torch.is_grad_enabled()
-                and ternary_int8.fits(self.in_features, self.activation_bits, x.device)):
-            return ternary_int8.int8_linear(x, self.int8_weights(), self.bias)
+        kernel = self.integer_kernel(x)
+        if kernel is not None:
+            return ternary_int8.integer_linear(kernel, x, self.integer_weights(kernel),
+                                               self.bias)
         if self.input_quantizer is not None:
             x = self.input_quantizer(x)
         return nn.functional.linear(x, self.weight.to(x.dtype), self.bias)  # (..., out)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from runtime.nn.inputs import module_input
+from runtime.nn.inputs import fused_linear, fused_weight
 from runtime.optim.qk_clip import max_logit_per_head
 
 
@@ -152,8 +152,8 @@ class SlidingWindowAttention(nn.Module):
             ``(B, T, d)`` output, and the weights when asked.
         """
         ctx = self.context(positions, persistent.shape[0], key_padding, h.dtype)
-        fused = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        return self.attend(F.linear(module_input(self.q_proj, h), fused),
+        fused = fused_weight((self.q_proj, self.k_proj, self.v_proj))
+        return self.attend(fused_linear(self.q_proj, h, fused),
                            self.persistent_kv(persistent), ctx,
                            return_weights)
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from runtime.nn.attention import AttentionContext, SlidingWindowAttention
 from runtime.nn.config import TrmTitansMagConfig
-from runtime.nn.inputs import module_input
+from runtime.nn.inputs import FusedWeight, fused_linear, fused_weight
 from runtime.nn.memory import NeuralMemory
 from runtime.nn.norm import RMSNorm
 
@@ -24,14 +24,15 @@ class SwiGLU(nn.Module):
         self.up_proj = nn.Linear(d_model, d_ff, bias=False)
         self.down_proj = nn.Linear(d_ff, d_model, bias=False)
 
-    def fused_weight(self) -> torch.Tensor:
-        """``[W_gate | W_up]`` (2 d_ff, d): both projections as one matmul."""
-        return torch.cat([self.gate_proj.weight, self.up_proj.weight])
+    def fused_weight(self) -> FusedWeight:
+        """``[W_gate | W_up]`` (2 d_ff, d): both projections as one matmul
+        (``runtime.nn.inputs.fused_weight``)."""
+        return fused_weight((self.gate_proj, self.up_proj))
 
-    def forward(self, x: torch.Tensor, fused: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, fused: FusedWeight | None = None) -> torch.Tensor:
         """(B, T, d) -> (B, T, d); ``fused`` is :meth:`fused_weight` (built here when None)."""
         fused = self.fused_weight() if fused is None else fused
-        gate, up = F.linear(module_input(self.gate_proj, x), fused).chunk(2, dim=-1)  # 2 x (B, T, d_ff)
+        gate, up = fused_linear(self.gate_proj, x, fused).chunk(2, dim=-1)  # 2 x (B, T, d_ff)
         return self.down_proj(F.silu(gate) * up)
 
 
@@ -50,8 +51,8 @@ class LayerConstants:
         persistent_kv: keys and values of the persistent tokens, (1, H, N_p, hd) each.
     """
 
-    projection: torch.Tensor
-    mlp: torch.Tensor
+    projection: FusedWeight
+    mlp: FusedWeight
     persistent_kv: tuple[torch.Tensor, torch.Tensor]
 
 
@@ -89,12 +90,12 @@ class MagBlock(nn.Module):
 
     def constants(self, persistent: torch.Tensor) -> LayerConstants:
         """This block's :class:`LayerConstants` for the (N_p, d) persistent tokens."""
-        projection = torch.cat([m.weight for m in self._projection_linears()])  # (6 d + 3, d)
+        projection = fused_weight(self._projection_linears())  # (6 d + 3, d)
         # persistent tokens go through the same norm so their keys share the sequence's scale
         kv = self.attn.persistent_kv(self.attn_norm(persistent))
         return LayerConstants(projection, self.mlp.fused_weight(), kv)
 
-    def _input_projections(self, h: torch.Tensor, fused: torch.Tensor) -> list[torch.Tensor | None]:
+    def _input_projections(self, h: torch.Tensor, fused: FusedWeight) -> list[torch.Tensor | None]:
         """Attention [q | k | v], memory query, key, value and gate logits of ``h``, one matmul.
 
         Seven small matmuls over the same input cost far more per FLOP than one wide one;
@@ -104,12 +105,12 @@ class MagBlock(nn.Module):
         and backward.
         """
         linears = self._projection_linears()
-        h = module_input(linears[0], h)
         sizes = [3 * self.attn.q_proj.out_features] + [m.out_features for m in linears[3:]]
         if not self.memory.writes(h.shape[1]):
             reads = sum(sizes[:2])
-            return [*F.linear(h, fused[:reads]).split(sizes[:2], dim=-1), None, None, None]
-        out = list(F.linear(h, fused).split(sizes, dim=-1))
+            projected = fused_linear(linears[0], h, fused, reads)  # (B, T, 4 d)
+            return [*projected.split(sizes[:2], dim=-1), None, None, None]
+        out = list(fused_linear(linears[0], h, fused).split(sizes, dim=-1))
         out[-1] = out[-1] + self.memory.gates.bias
         return out
 

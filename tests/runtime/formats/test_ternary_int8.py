@@ -1,5 +1,6 @@
-"""The int8 kernel of ``TernaryLinear``: integer sums exact, outputs equal to the
-dequantised reference within float32 rounding, fallbacks where it would not be exact."""
+"""The integer kernels of ``TernaryLinear`` (int8, float_codes): integer sums exact, the two
+equal to the bit, outputs equal to the dequantised reference within float32 rounding,
+fallbacks where they would not be exact."""
 
 from __future__ import annotations
 
@@ -54,17 +55,37 @@ def test_the_integer_sums_are_exact():
     assert torch.allclose(got.double(), exact, rtol=0, atol=1e-3 * exact.abs().max())
 
 
-def test_recording_gradients_or_wide_activations_use_the_dense_reference():
-    for bits in (8, 12):
-        layer = _layer(16, 8, bits)
-        x = torch.randn(2, 16, generator=torch.Generator().manual_seed(3))
-        reference = torch.nn.functional.linear(quantize_activations(x, bits), layer.weight,
+def test_recording_gradients_uses_the_dense_reference():
+    layer = _layer(16, 8, 8)
+    x = torch.randn(2, 16, generator=torch.Generator().manual_seed(3))
+    reference = torch.nn.functional.linear(quantize_activations(x, 8), layer.weight, layer.bias)
+    assert layer.integer_kernel(x) is None
+    assert torch.equal(layer(x), reference)  # gradients on: dense
+
+
+def test_activations_wider_than_8_bits_run_float_codes_and_too_wide_sums_dense():
+    x = torch.randn(2, 16, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        layer = _layer(16, 8, 12)  # kernel int8: 12 bits do not fit uint8
+        assert layer.integer_kernel(x) == "float_codes"
+        reference = torch.nn.functional.linear(quantize_activations(x, 12), layer.weight,
                                                layer.bias)
-        if bits == 8:
-            assert torch.equal(layer(x), reference)  # gradients on: dense
-        else:
-            with torch.no_grad():
-                assert torch.equal(layer(x), reference)  # 12 bits do not fit uint8
+        assert (layer(x) - reference).abs().max() <= TOLERANCE * reference.abs().max()
+        wide = torch.randn(1, 1024)
+        assert _layer(1024, 4, 16).integer_kernel(wide) is None  # 32767 * 1024 >= 2^24
+
+
+@pytest.mark.parametrize(("shape", "bits", "bias"), [((3, 5, 64), 8, True), ((1, 512), 8, False),
+                                                     ((4, 300), 4, True), ((7, 40), 2, False)])
+def test_int8_and_float_codes_agree_to_the_bit(shape, bits, bias):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(6)) * 2
+    outs = []
+    for kernel in ("int8", "float_codes"):
+        layer = _layer(shape[-1], 96, bits, bias=bias, kernel=kernel)
+        with torch.no_grad():
+            assert layer.integer_kernel(x) == kernel
+            outs.append(layer(x))
+    assert torch.equal(*outs)
 
 
 def test_an_input_read_again_after_an_in_place_change_is_quantised_again():
@@ -91,11 +112,13 @@ def test_inference_mode_inputs_and_layers_work(kernel):
     assert torch.equal(first, again)
 
 
-def test_the_int8_weights_follow_the_codes():
+@pytest.mark.parametrize("kernel", ["int8", "float_codes"])
+def test_the_integer_weights_follow_the_codes(kernel):
     layer = _layer(20, 6, 8)
-    first = layer.int8_weights()
+    first = layer.integer_weights(kernel)
+    assert layer.integer_weights(kernel) is first
     layer.codes.copy_(torch.flip(layer.codes, [0]))
-    assert layer.int8_weights() is not first
+    assert layer.integer_weights(kernel) is not first
 
 
 def test_greedy_generation_is_the_same_with_either_kernel(tmp_path):
@@ -108,7 +131,7 @@ def test_greedy_generation_is_the_same_with_either_kernel(tmp_path):
     assert any(isinstance(m, TernaryLinear) for m in model.modules())
     ids = torch.tensor([[1, 5, 9, 13]])
     runs = {}
-    for kernel in ("dense", "int8"):
+    for kernel in ("dense", "int8", "float_codes"):
         use_kernel(model, kernel)
         with torch.no_grad():
             logits = model(input_ids=ids).logits
@@ -116,21 +139,23 @@ def test_greedy_generation_is_the_same_with_either_kernel(tmp_path):
                                                do_sample=False, pad_token_id=0))
     (dense_logits, dense_ids), (int8_logits, int8_ids) = runs["dense"], runs["int8"]
     assert not torch.equal(dense_logits, int8_logits)  # the two kernels did run
+    assert torch.equal(runs["float_codes"][0], int8_logits)
     assert torch.allclose(dense_logits, int8_logits, rtol=0,
                           atol=1e-4 * dense_logits.abs().max())
     assert torch.equal(dense_ids, int8_ids)
 
 
-def test_auto_uses_int8_on_large_matrices_only(monkeypatch):
+def test_auto_uses_int8_on_large_matrices_and_float_codes_on_small_ones(monkeypatch):
     calls = []
-    monkeypatch.setattr(ternary_int8, "int8_linear",
-                        lambda *a, real=ternary_int8.int8_linear: calls.append(1) or real(*a))
+    for name in ("int8_linear", "float_codes_linear"):
+        monkeypatch.setattr(ternary_int8, name, lambda *a, name=name,
+                            real=getattr(ternary_int8, name): calls.append(name) or real(*a))
     small, large = _layer(64, 64, 8, kernel="auto"), _layer(512, 256, 8, kernel="auto")
     with torch.no_grad():
         small(torch.randn(1, 64))
-        assert calls == []
         large(torch.randn(1, 512))
-    assert calls == [1] and 512 * 256 >= INT8_MIN_WEIGHTS > 64 * 64
+    assert calls == ["float_codes_linear", "int8_linear"]
+    assert 512 * 256 >= INT8_MIN_WEIGHTS > 64 * 64
 
 
 def test_an_unknown_kernel_is_refused():
