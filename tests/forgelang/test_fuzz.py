@@ -8,6 +8,7 @@ must give a diagnostic quickly, not hang.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def mutated_recipes(draw) -> str:
 @given(mutated_recipes())
 def test_mutated_recipes(tmp_path, text):
     # Imports resolve against the shipped tree, so mutations exercise the loader too.
-    path = ROOT / "recipes" / f".fuzz_{id(text)}.forge"
+    # the pid too: test processes running side by side (pytest -n) may reuse an id
+    path = ROOT / "recipes" / f".fuzz_{os.getpid()}_{id(text)}.forge"
     try:
         path.write_text(text, encoding="utf-8", newline="")
         _check_file(path)
