@@ -10,6 +10,17 @@ from torch import nn
 from runtime.baking import bake_prompts, mean_kl, sample_trajectories
 from tests.runtime.baking.tiny import HELDOUT, PROMPT, QUERIES, bake, small_bake, weights
 
+_DEFAULT_BAKES: dict = {}
+
+
+def default_bake(make_model, tokenizer):
+    """``bake(make_model(), tokenizer)`` (seed 0, full strength), made once per model kind:
+    the tests that only read it share it (a Cognate bake takes seconds)."""
+    kind = make_model.__name__
+    if kind not in _DEFAULT_BAKES:
+        _DEFAULT_BAKES[kind] = bake(make_model(), tokenizer)
+    return _DEFAULT_BAKES[kind]
+
 
 def test_empty_prompt_has_zero_kl_and_changes_nothing(make_model, tokenizer):
     model = make_model()
@@ -21,7 +32,7 @@ def test_empty_prompt_has_zero_kl_and_changes_nothing(make_model, tokenizer):
 
 
 def test_heldout_kl_falls_with_steps(make_model, tokenizer):
-    result = bake(make_model(), tokenizer)
+    result = default_bake(make_model, tokenizer)
     assert result.kl_before > 0.01
     assert result.kl_after < 0.85 * result.kl_before
     assert result.steps == 12 and result.trajectories == 8
@@ -30,7 +41,7 @@ def test_heldout_kl_falls_with_steps(make_model, tokenizer):
 
 def test_half_strength_applies_half_the_delta(make_model, tokenizer):
     base = weights(make_model())
-    full = weights(bake(make_model(), tokenizer, strength=1.0).model)
+    full = weights(default_bake(make_model, tokenizer).model)  # strength 1.0
     half = weights(bake(make_model(), tokenizer, strength=0.5).model)
     changed = [k for k in base if not torch.equal(full[k], base[k])]
     assert changed
@@ -39,7 +50,7 @@ def test_half_strength_applies_half_the_delta(make_model, tokenizer):
 
 
 def test_baked_model_has_plain_weights_and_round_trips(make_model, tokenizer, tmp_path):
-    model = bake(make_model(), tokenizer).model
+    model = default_bake(make_model, tokenizer).model
     assert all(type(m) is nn.Linear for m in model.modules() if isinstance(m, nn.Linear))
     assert set(model.state_dict()) == set(make_model().state_dict())
     model.save_pretrained(tmp_path)
@@ -50,7 +61,7 @@ def test_baked_model_has_plain_weights_and_round_trips(make_model, tokenizer, tm
 
 
 def test_same_seed_same_bake(make_model, tokenizer):
-    first, second = (bake(make_model(), tokenizer, seed=3) for _ in range(2))
+    first, second = default_bake(make_model, tokenizer), bake(make_model(), tokenizer, seed=0)
     assert first.kl_after == second.kl_after and first.losses == second.losses
     a, b = weights(first.model), weights(second.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
