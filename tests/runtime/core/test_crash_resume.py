@@ -20,6 +20,7 @@ import pytest
 from runtime.registry import ModelRegistry
 
 SCRIPT = Path(__file__).parent / "apply_script.py"
+POLL_S = 0.05  # between the reference run's registry reads
 SLOW_CHAIN = [("a", "train", [], {"steps": 30, "sleep": 0.01, "ckpt_every": 5}),
               # progress reaches us at most every 0.5 s: b runs long enough to be caught
               ("b", "train", ["a"], {"steps": 30, "sleep": 0.04, "ckpt_every": 5,
@@ -74,6 +75,7 @@ def _reference(tmp_path: Path, plan: Path) -> dict[str, str]:
                         assert phase["models"] and phase["measured"]["seconds"] is not None
         slowest = max(slowest, time.perf_counter() - t0)
         reads += 1
+        time.sleep(POLL_S)  # a reader that never rests would take a core from the apply
     assert proc.returncode == 0, proc.stderr.read()
     assert reads > 5 and slowest < 2.0  # reading never waited on the writer
     return _final_shas(workspace)
