@@ -74,7 +74,7 @@ def _plainly_disabled(target, overrides) -> bool:
     ``disabled``. Only a guess to save a wasted child: the compiled plan decides."""
     if any(_DISABLED.search(str(o)) for o in overrides):
         return True
-    if target is None:
+    if not isinstance(target, (str, os.PathLike)):  # None, or a Plan given in Python
         return False
     try:
         with open(target, encoding="utf-8", errors="replace") as f:
