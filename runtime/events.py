@@ -98,6 +98,7 @@ class ConsoleReporter:
             handler(event)
 
     def _print(self, line: str) -> None:
+        """One line as it is: no markup, and never wrapped (a log keeps it whole)."""
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _progress(self):
@@ -166,16 +167,14 @@ class ConsoleReporter:
     def _on_phase_failed(self, e: dict) -> None:
         self.lines.ended()
         self.close()
-        self.console.print(f"! {e['phase']} {e['status']}: {e['error']}", markup=False,
-                           highlight=False)
+        self._print(f"! {e['phase']} {e['status']}: {e['error']}")
 
     def _on_gate_verdict(self, e: dict) -> None:
         mark = "passed" if e["passed"] else f"FAILED ({e['action']})"
-        self.console.print(f"  gate after {e['phase']}: {e['expression']} -> {mark}"
-                           f" [{e['message']}]", markup=False, highlight=False)
+        self._print(f"  gate after {e['phase']}: {e['expression']} -> {mark} [{e['message']}]")
 
     def _on_warning(self, e: dict) -> None:
-        self.console.print(f"warning: {e['message']}", markup=False, highlight=False)
+        self._print(f"warning: {e['message']}")
 
     def _on_run_finished(self, e: dict) -> None:
         self.close()

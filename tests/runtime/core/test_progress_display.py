@@ -125,3 +125,12 @@ def test_apply_help_says_how_progress_checkpoints_and_ctrl_c_work(capsys):
     said = " ".join(capsys.readouterr().out.split())
     for words in ("FORGE_PROGRESS_INTERVAL", "FORGE_CHECKPOINT_INTERVAL", "Ctrl-C"):
         assert words in said
+
+
+def test_long_lines_stay_whole_in_a_log():
+    out = io.StringIO()
+    reporter = ConsoleReporter(Console(file=out, width=80, force_terminal=False))
+    error = "stopped by the user: cognate stopped in pretrain at step 11/60 " + "x" * 40
+    reporter(_event("phase_failed", status="interrupted", error=error))
+    reporter(_event("warning", message="w" * 120))
+    assert out.getvalue().splitlines() == [f"! cognate interrupted: {error}", "warning: " + "w" * 120]
