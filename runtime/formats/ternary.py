@@ -137,9 +137,10 @@ class TernaryLinear(nn.Module):
         """Changes when the codes or scale do (in-place edits, replaced buffers, devices);
         buffers made in inference mode have no version counter: then replaced buffers and
         devices only."""
-        counters = tuple(None if t.is_inference() else t._version
-                         for t in (self.codes, self.scale))
-        return (*counters, self.codes.data_ptr(), self.scale.data_ptr(), self.codes.device)
+        codes, scale = self._buffers["codes"], self._buffers["scale"]  # no __getattr__
+        return (None if codes.is_inference() else codes._version,
+                None if scale.is_inference() else scale._version,
+                codes.data_ptr(), scale.data_ptr(), codes.device)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -188,6 +189,7 @@ class TernaryLinear(nn.Module):
         group = self._groups.get(key)
         if group is None or any(a is not b for a, b in zip(group.layers, layers, strict=True)):
             group = self._groups[key] = FusedTernary(layers)
+        group.refresh()
         return group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -35,21 +35,30 @@ class FusedTernary:
     def __init__(self, layers: Sequence):
         self.layers = tuple(layers)
         self.weights = sum(layer.in_features * layer.out_features for layer in self.layers)
-        self._integer: dict[tuple, tuple[tuple, object]] = {}  # (kernel, rows) -> (versions, weights)
+        self._versions: tuple | None = None  # the layers' codes and scales the cache is of
+        self._integer: dict[tuple, object] = {}  # (kernel, rows) -> stacked weights
+
+    def refresh(self) -> None:
+        """Forget the stacked weights if any layer's codes or scale changed since they
+        were built. ``TernaryLinear.fuse_group`` calls it each time it hands the group out
+        (once per model forward), not each call: checking seven layers costs about as much
+        as a small matmul."""
+        versions = tuple(layer._version() for layer in self.layers)
+        if versions != self._versions:
+            self._versions, self._integer = versions, {}
 
     def integer_weights(self, kernel: str, rows: int | None = None):
         """The stacked codes (their first ``rows``) laid out for ``kernel`` with per-row
-        gammas; rebuilt when any layer's codes or scale change."""
-        versions = tuple(layer._version() for layer in self.layers)
-        cached = self._integer.get((kernel, rows))
-        if cached is None or cached[0] != versions:
+        gammas (built on first use after a ``refresh`` that found changes)."""
+        stacked = self._integer.get((kernel, rows))
+        if stacked is None:
             codes = torch.cat([layer.unpacked_codes() for layer in self.layers])  # (out, in)
             scale = torch.cat([layer.scale.float().expand(layer.out_features)
                                for layer in self.layers])  # (out,)
             stacked = ternary_int8.make_weights(kernel, codes[:rows], scale[:rows],
                                                 self.layers[0].activation_bits)
-            cached = self._integer[(kernel, rows)] = (versions, stacked)
-        return cached[1]
+            self._integer[(kernel, rows)] = stacked
+        return stacked
 
     def dense(self, x: torch.Tensor, rows: int | None = None) -> torch.Tensor:
         """The reference: the first layer's input quantiser, then the concatenated
