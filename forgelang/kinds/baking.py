@@ -94,7 +94,7 @@ def estimate(p: BakingParams, ctx: EstimateContext) -> Estimate:
     seq = costs.suite_batch_length(p.eval.levels, p.eval.batch_size, 256, cost.vocab_size)
     reference = costs.FP32 * p.eval.examples * seq * cost.vocab_size * (2 if ternary else 1)
     peak = (costs.training_state_bytes(cost, trainable=lora) + teacher_logp + reference
-            + cost.activation_bytes(p.bake.batch_size, round(prompt + 2 * t))
+            + cost.step_bytes(p.bake.batch_size, round(prompt + 2 * t))
             + costs.overhead(ctx.device))
     notes = (f"{p.max_iterations} iterations ({a_iters} A, {b_iters} B), no early stop",
              f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "

@@ -71,7 +71,7 @@ def estimate(p: BitNetParams, ctx: EstimateContext) -> Estimate:
         work.flops += 4 * cost.params  # quantising every weight (absmean, round, clip, scale)
     # latent fp32 weights + their ternary copies in the forward
     peak = (costs.training_state_bytes(cost) + costs.FP32 * cost.matrix_params
-            + cost.activation_bytes(p.batch_size, round(length)) + costs.overhead(ctx.device))
+            + cost.step_bytes(p.batch_size, round(length)) + costs.overhead(ctx.device))
     bits = ternary_bits_per_param(cost, p, min(first.bits_per_param, 32.0))
     out = ModelSpec(params=first.params, bits_per_param=bits, architecture=first.architecture,
                     extra_bytes=first.extra_bytes)

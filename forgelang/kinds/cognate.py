@@ -121,7 +121,7 @@ def estimate(p: CognateParams, ctx: EstimateContext) -> Estimate:
     evaluate = evaluated * p.eval.forward_tokens() * cost.forward_flops_per_token(
         p.eval.prompt_tokens + p.eval.max_new_tokens)
     flops = train + evaluate
-    peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
+    peak = (costs.training_state_bytes(cost) + cost.step_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
     per_stage = ", ".join(f"{role or 'pre-training'} {length:.1f}"
                           for role, length in lengths.items())

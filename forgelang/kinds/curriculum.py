@@ -229,7 +229,7 @@ def estimate(p: CurriculumParams, ctx: EstimateContext) -> Estimate:
     _eudaimonia(work, cost, p)
     if p.tool_use.enabled:
         _tools(work, cost, p)
-    peak = (costs.training_state_bytes(cost) + cost.activation_bytes(p.batch_size, p.seq_len)
+    peak = (costs.training_state_bytes(cost) + cost.step_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
     notes = (f"{steps} optimiser steps of at most {p.batch_size} questions "
              f"({p.questions} new, replay rounds included)",

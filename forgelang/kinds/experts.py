@@ -155,7 +155,8 @@ def estimate(p: ExpertsParams, ctx: EstimateContext) -> Estimate:
     # U, sigma, V^T beside W (3x the matrices), the base copies, the evaluators' model copies
     peak = (costs.training_state_bytes(cost, trainable=trainable)
             + 5 * costs.FP32 * cost.matrix_params + 2 * costs.FP32 * cost.params
-            + cost.activation_bytes(max(bs, p.svf.batch_size), round(length))
+            + max(cost.step_bytes(p.svf.batch_size, round(prompt + p.eval.max_new_tokens)),
+                  cost.inference_bytes(bs, round(length)))  # an SVF step, or a scored batch
             + costs.overhead(ctx.device))
     z_bytes = n_exp * cost.n_matrices * side * costs.FP32
     base_bytes = costs.FP32 * cost.matrix_params  # the base's target matrices, beside the model

@@ -115,8 +115,8 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     qc.anti_theater(work, cost, p, cost.vocab_size)
     qc.thought_pass(work, cost, p, min(p.batch_size, p.eval.examples), mean, width, train=False)
     row_length = round(width + p.thought_tokens + 2 + p.n_true)
-    peak = (costs.training_state_bytes(cost) + cost.activation_bytes(round(rows), row_length)
-            + cost.activation_bytes(p.batch_size, round(width)) + costs.overhead(ctx.device))
+    peak = (costs.training_state_bytes(cost) + cost.step_bytes(round(rows), row_length)
+            + cost.step_bytes(p.batch_size, round(width)) + costs.overhead(ctx.device))
     out = costs.same_shape(first, 32.0)
     notes = (f"{rows:,.0f} thought rows per step ({p.thoughts_per_position} per position, "
              f"{mean:.1f}-token sequences, batches {width:.1f} wide after trimming)",

@@ -60,3 +60,36 @@ def test_planned_ops_per_step_match_a_counted_training_step(arch, length):
     planned = costs.cost_of(costs.ModelSpec(params=0, architecture=tuple(
         a.model_dump(mode="json").items()))).train_ops_per_step(length)
     assert planned == pytest.approx(Count.ops, rel=0.25)
+
+
+@pytest.mark.parametrize(("arch", "batch", "length"), [
+    ({"extends": "tiny"}, 8, 32),  # one chunk: nothing written
+    ({"extends": "tiny"}, 16, 64),  # two chunks, one written
+    ({"extends": "tiny"}, 8, 128),  # four chunks; attention window capped
+    ({"extends": "smoke"}, 4, 61),
+])
+def test_planned_activation_bytes_match_what_a_step_saves(arch, batch, length):
+    """The cost model's activation bytes (what the plan's peak memory charges a training
+    step) are within 10% of the bytes a real step saves for backward (unique storages)."""
+    import torch
+
+    from forgelang.kinds import costs
+    from forgelang.kinds.cognate_arch import arch_from, count_parameters
+    from runtime.nn import TrmTitansMagConfig, TrmTitansMagForCausalLM
+
+    a = arch_from(arch)
+    torch.manual_seed(0)
+    model = TrmTitansMagForCausalLM(TrmTitansMagConfig(**a.model_dump(exclude={"type"})))
+    ids = torch.randint(4, a.vocab_size, (batch, length))
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    planned = costs.cost_of(costs.ModelSpec(params=count_parameters(a), architecture=tuple(
+        a.model_dump(mode="json").items()))).activation_bytes(batch, length)
+    assert planned == pytest.approx(sum(saved.values()), rel=0.15)
