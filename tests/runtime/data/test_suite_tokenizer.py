@@ -65,18 +65,24 @@ def test_save_and_load_round_trip(tokenizer, tmp_path, suite_texts):
         assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
 
 
-def _vocab_in_fresh_process(seed: int) -> str:
-    code = ("import json; from runtime.data import build_tokenizer; "
-            f"print(json.dumps(sorted(build_tokenizer(400, {seed}).get_vocab().items())))")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout
+def _vocabs_in_fresh_process(*seeds: int) -> subprocess.Popen:
+    """A new process printing the vocabulary of ``build_tokenizer(400, seed)`` per seed,
+    one JSON line each."""
+    code = ("import json, sys; from runtime.data import build_tokenizer\n"
+            "for seed in sys.argv[1:]:\n"
+            "    print(json.dumps(sorted(build_tokenizer(400, int(seed)).get_vocab().items())))")
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, seeds)],
+                            stdout=subprocess.PIPE, text=True)
 
 
 def test_same_seed_same_vocab_across_processes():
     # Separate processes: Rust hash maps are seeded per process, so this catches order drift.
-    first = _vocab_in_fresh_process(0)
-    assert first == _vocab_in_fresh_process(0)
-    assert first != _vocab_in_fresh_process(1)
+    # Both run at once (each imports transformers, seconds).
+    procs = [_vocabs_in_fresh_process(0, 1), _vocabs_in_fresh_process(0)]
+    (first, other), (again,) = (p.communicate(timeout=600)[0].splitlines() for p in procs)
+    assert all(p.returncode == 0 for p in procs)
+    assert first == again
+    assert first != other
 
 
 def test_smoke_vocabulary_spells_memory_strings_the_same_in_prompt_and_answer():
