@@ -153,8 +153,9 @@ def integer_activations(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch
     flat = x.reshape(-1, x.shape[-1])  # (T, in)
     if flat.dtype != torch.float32:
         flat = flat.float()
-    amax = torch.linalg.vector_norm(flat, float("inf"), dim=-1, keepdim=True)
-    amax = amax.clamp_(min=ACTIVATION_EPS)  # (T, 1)
+    # abs().amax() as quantize_activations: measured 2-3x faster than
+    # linalg.vector_norm(ord=inf) at (32, 128), same values
+    amax = flat.abs().amax(dim=-1, keepdim=True).clamp_(min=ACTIVATION_EPS)  # (T, 1)
     # Q / amax as quantize_activations computes it (Tensor.__rdiv__: the reciprocal, then
     # times Q); |x Q / max| <= Q: no clamp needed
     q = flat.mul(amax.reciprocal().mul_(2 ** (bits - 1) - 1)).round_()
