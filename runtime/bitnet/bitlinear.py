@@ -11,13 +11,17 @@ forward: in a Cognate model, the later members of fused groups, whose shared inp
 first member's quantiser quantised. Latent weights stay fp32 and are what the optimiser
 trains. A weight that is already ternary-valued (zeros and one magnitude g, e.g. a stored
 ternary layer made float by ``runtime.bitnet.trainable.to_float``) is first lifted to
-``W / p`` (p: share of nonzeros), the latent weight whose absmean ternarisation is ``W``
-itself, so training starts from the function the model computed; on ``detach`` such a
-layer gets the ternary weight ``gamma W~`` of its trained latent weight (a ternary layer
-stays ternary: the model then computes what the STE forward did, and is stored as exactly
-that), while other layers keep their latent weights. A layer that already quantises its
-input (``input_quantizer``) gets the STE quantiser while attached and its own back on
-``detach``.
+``L0 = W / p`` (p: share of nonzeros), whose absmean ternarisation is ``W`` itself, and
+gets ``LiftedTernaryWeight``: absmean codes and scale ``g * mean|L| / mean|L0|``, i.e.
+BitNet's ``mean|L|`` times a constant that is 1 up to float32 rounding, chosen so that the
+first forward computes with exactly ``W`` (float32's ``mean|L0|`` is not exactly ``g``);
+training starts from the function the model computed. On ``detach`` such a layer gets the
+ternary weight its STE forward used (a ternary layer stays ternary; untrained, exactly
+``W``), while other layers keep their latent weights. The STE quantisers of this module
+return exactly the quantised value forward (``q + (x - x.detach())``, not
+``x + (q - x).detach()``, which can differ from ``q`` by float rounding). A layer that
+already quantises its input (``input_quantizer``) gets the STE quantiser while attached
+and its own back on ``detach``.
 """
 
 from __future__ import annotations
@@ -30,12 +34,25 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from runtime.bitnet.quantizers import (
-    activation_ste,
+    absmean_codes,
+    quantize_activations,
     ternary_ste,
     ternary_valued,
-    ternary_weight,
 )
 from runtime.utils.parametrized import remove_weight_parametrization
+
+
+def straight_through(x: torch.Tensor, quantised: torch.Tensor) -> torch.Tensor:
+    """``quantised`` exactly in the forward (``x - x.detach()`` is 0), the identity in the
+    backward."""
+    return quantised + (x - x.detach())
+
+
+def quantize_activations_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """``quantize_activations(x, bits)`` exactly in the forward, the identity backward: what
+    a float layer made from a ternary one quantises its input with (``to_float``), so that
+    gradients reach the layers before it (``quantize_activations`` alone cuts them)."""
+    return straight_through(x, quantize_activations(x, bits))
 
 
 class TernaryWeight(nn.Module):
@@ -43,6 +60,25 @@ class TernaryWeight(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return ternary_ste(weight)
+
+
+class LiftedTernaryWeight(nn.Module):
+    """Parametrization of a lifted ternary-valued layer: absmean codes of the latent ``L``
+    times ``scale * mean|L| / lifted_mean`` (``scale``: the layer's g; ``lifted_mean``:
+    float32 ``mean|L0|`` of the lifted latent), straight through. At ``L0`` it is exactly
+    ``g * codes``; elsewhere BitNet's absmean up to a factor 1 +- float32 rounding."""
+
+    def __init__(self, scale: float, lifted_mean: float):
+        super().__init__()
+        self.scale, self.lifted_mean = scale, lifted_mean  # floats: no state_dict entries
+
+    def ternary(self, latent: torch.Tensor) -> torch.Tensor:
+        """The ternary weight (no gradient path)."""
+        codes, mean = absmean_codes(latent)
+        return codes * (self.scale * (mean / self.lifted_mean))
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return straight_through(latent, self.ternary(latent))
 
 
 class InputQuantizer:
@@ -53,7 +89,7 @@ class InputQuantizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         self.called.add(self.name)
-        return activation_ste(x, self.bits)
+        return quantize_activations_ste(x, self.bits)
 
 
 def quantize_module_input(module: nn.Module, args: tuple):
@@ -72,14 +108,15 @@ def hook_input_quantizer(linear: nn.Module):
 
 
 @torch.no_grad()
-def lift_ternary_valued(weight: torch.Tensor) -> bool:
-    """Scale a ternary-valued ``weight`` (zeros and +-g) by 1 / (share of nonzeros) in place,
-    so that its absmean ternarisation is the weight as it was; True when it did."""
+def lift_ternary_valued(weight: torch.Tensor) -> LiftedTernaryWeight | None:
+    """Scale a ternary-valued ``weight`` (zeros and +-g) by 1 / (share of nonzeros) in place
+    and give the parametrization that ternarises it back to exactly the weight as it was
+    (``LiftedTernaryWeight``); None (weight untouched) for any other weight."""
     exact = ternary_valued(weight)
     if exact is None:
-        return False
+        return None
     weight.mul_(exact[0].numel() / int(exact[0].count_nonzero()))
-    return True
+    return LiftedTernaryWeight(float(exact[1]), float(absmean_codes(weight)[1]))
 
 
 @dataclass
@@ -91,7 +128,7 @@ class BitLinearHandle:
     hooks: dict = field(default_factory=dict)  # name -> the input hook it registered
     called: set[str] = field(default_factory=set)
     previous: dict = field(default_factory=dict)  # name -> the input quantiser it had
-    lifted: set[str] = field(default_factory=set)  # ternary-valued when attached
+    lifted: dict = field(default_factory=dict)  # name -> its LiftedTernaryWeight
 
     def unhooked(self) -> list[str]:
         """Attached layers whose module was not called since the last ``reset_calls``."""
@@ -112,10 +149,11 @@ class BitLinearHandle:
                 del linear.input_quantizer
             else:
                 linear.input_quantizer = self.previous[name]
+            lifted = self.lifted.get(name)
             remove_weight_parametrization(linear, self.orders[name])
-            if name in self.lifted:
+            if lifted is not None:
                 with torch.no_grad():
-                    linear.weight.copy_(ternary_weight(linear.weight))
+                    linear.weight.copy_(lifted.ternary(linear.weight))
 
 
 def attach_bitlinear(model: nn.Module, modules: Sequence[str],
@@ -133,9 +171,11 @@ def attach_bitlinear(model: nn.Module, modules: Sequence[str],
         if not isinstance(linear, nn.Linear):
             raise ValueError(f"{name} is not a linear layer of this model")
         handle.orders[name] = tuple(linear._parameters)
-        if lift_ternary_valued(linear.weight):
-            handle.lifted.add(name)
-        parametrize.register_parametrization(linear, "weight", TernaryWeight(), unsafe=True)
+        lifted = lift_ternary_valued(linear.weight)
+        if lifted is not None:
+            handle.lifted[name] = lifted
+        parametrization = TernaryWeight() if lifted is None else lifted
+        parametrize.register_parametrization(linear, "weight", parametrization, unsafe=True)
         handle.modules[name] = linear
         handle.previous[name] = getattr(linear, "input_quantizer", None)
         linear.input_quantizer = (None if activation_bits is None else

@@ -10,24 +10,32 @@ float out). For a ``forge_ternary`` input::
     save_model(model, tokenizer, out_dir, form)   # packed codes + scales again
 
 ``to_float`` leaves a model that computes exactly what the ternary one did (same weights,
-same per-token activation quantiser). Each new linear remembers the codes and scale it came
-from, so a layer whose weight is unchanged is stored with exactly those codes and that scale
-(the absmean quantiser on ``gamma * codes`` would give the same codes but the scale
-``gamma * (share of nonzero codes)``). ``attach_bitlinear`` starts the STE from the same
-function: it lifts a ternary-valued weight to the latent weight whose absmean ternarisation is
-that weight (``runtime.bitnet.bitlinear``). For a float model every function passes through:
+same per-token activation quantiser, forward to the bit) and that trains: the quantiser
+passes gradients straight through (the stored layer's own cuts them, so LoRA, SVF or any
+float training would reach only the layers whose outputs join the residual stream). Each
+new linear remembers the codes and scale it came from, so a layer whose weight is unchanged
+is stored with exactly those codes and that scale. ``save_model`` re-stores a changed layer
+with ``requantised``: absmean codes (as BitNet chooses them) and the least-squares scale for
+those codes, ``<W, C> / <C, C>``, which is ``gamma`` itself for ``W = gamma * C`` (the
+absmean scale would be ``gamma * (share of nonzero codes)``: every phase would shrink the
+scales). ``attach_bitlinear`` starts the STE from the same function: it lifts a
+ternary-valued weight to a latent weight whose ternarisation is exactly that weight
+(``runtime.bitnet.bitlinear``). For a float model every function passes through:
 ``to_float`` and ``ternary_form`` give None and ``save_model`` writes plain safetensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
-from runtime.bitnet.bitlinear import hook_input_quantizer
+from runtime.bitnet.bitlinear import hook_input_quantizer, quantize_activations_ste
+from runtime.bitnet.quantizers import absmean_codes
 from runtime.formats.ternary import TernaryLinear, TernarySource, save_ternary
 
 
@@ -80,7 +88,8 @@ def to_float(model: nn.Module) -> TernaryForm | None:
 
 def float_linear(layer: TernaryLinear) -> nn.Linear:
     """The ``nn.Linear`` computing what ``layer`` computes; it remembers ``layer``'s codes and
-    scale (``ternary_source``) and, with activation bits, quantises its input the same way."""
+    scale (``ternary_source``) and, with activation bits, quantises its input the same way
+    (straight through in the backward)."""
     device = layer.codes.device
     linear = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None,
                        device=device)
@@ -90,7 +99,7 @@ def float_linear(layer: TernaryLinear) -> nn.Linear:
             linear.bias.copy_(layer.bias)
     linear.ternary_source = TernarySource(layer.unpacked_codes(), layer.scale.detach().clone())
     if layer.input_quantizer is not None:  # fused reads apply it too (runtime.nn.inputs)
-        linear.input_quantizer = layer.input_quantizer
+        linear.input_quantizer = partial(quantize_activations_ste, bits=layer.activation_bits)
         hook_input_quantizer(linear)
     return linear
 
@@ -105,6 +114,7 @@ def save_model(model: nn.Module, tokenizer, out_dir: Path, form: TernaryForm | N
     """
     out_dir = Path(out_dir)
     if form is not None:
+        keep_requantised(model, form.modules)
         return save_ternary(model, tokenizer, out_dir, form.modules, form.activation_bits,
                             packing=form.packing)
     if ternary_form(model) is not None:
@@ -114,3 +124,42 @@ def save_model(model: nn.Module, tokenizer, out_dir: Path, form: TernaryForm | N
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+@torch.no_grad()
+def requantised(linear: nn.Linear) -> TernarySource:
+    """The codes (int8) and scale to store ``linear`` as: its ``ternary_source`` while its
+    weight is still exactly that; else absmean codes C of the weight W (BitNet's choice) and
+    the least-squares scale for them, ``<W, C> / <C, C>`` (summed in float64: exactly
+    ``gamma`` for ``W = gamma * C``; the absmean gamma for all-zero codes)."""
+    weight = linear.weight.detach().float()
+    source = getattr(linear, "ternary_source", None)
+    if source is not None and source.codes.shape == weight.shape:
+        codes, scale = source.codes.to(weight.device), source.scale.to(weight.device)
+        if torch.equal(weight, codes.float() * scale):
+            return TernarySource(codes, scale)
+    codes, gamma = absmean_codes(weight)
+    count = int(codes.count_nonzero())
+    if count:
+        gamma = ((weight.double() * codes.double()).sum() / count).float()
+    return TernarySource(codes.to(torch.int8), gamma.reshape(()).clone())
+
+
+@torch.no_grad()
+def keep_requantised(model: nn.Module, modules: list[str]) -> None:
+    """Give each float linear of ``modules`` its ``requantised`` weight ``scale * codes`` (and
+    that as its ``ternary_source``), so ``save_ternary`` stores exactly those codes and scale.
+
+    Raises:
+        ValueError: a linear that is still parametrized (adapters or BitLinear attached).
+    """
+    for name in modules:
+        linear = model.get_submodule(name)
+        if not isinstance(linear, nn.Linear):
+            continue  # a TernaryLinear already is what it stores
+        if parametrize.is_parametrized(linear):
+            raise ValueError(f"{name} is still parametrized: merge or detach its adapters "
+                             "(or BitLinear) before saving")
+        source = requantised(linear)
+        linear.weight.copy_(source.codes.float() * source.scale)
+        linear.ternary_source = source
