@@ -140,7 +140,9 @@ class BitLinearHandle:
     def detach(self) -> None:
         """Remove the quantisers; the latent (trained) weights stay as the layers' weights,
         registered in their original order, except on layers that were ternary-valued when
-        attached: those get ``gamma W~`` of their latent weights."""
+        attached: those get the ternary weight their STE forward used
+        (``LiftedTernaryWeight.ternary`` of the latent weight; untrained, the weight as it
+        was)."""
         for name, hook in self.hooks.items():
             hook.remove()
             self.modules[name]._input_hooked = False
