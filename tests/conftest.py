@@ -9,6 +9,12 @@ import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# One BLAS/OpenMP thread per test process (and the subprocesses tests start), set before
+# torch is imported: tiny models gain nothing from intra-op threads, and where cores are
+# shared, oversubscribed threads cost several times the work (tests/runtime/nn took 41 s
+# with one thread and 179-259 s without, side by side under load on 2 cores).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
