@@ -74,8 +74,10 @@ def _plainly_disabled(target, overrides) -> bool:
     ``disabled``. Only a guess to save a wasted child: the compiled plan decides."""
     if any(_DISABLED.search(str(o)) for o in overrides):
         return True
-    if not isinstance(target, (str, os.PathLike)):  # None, or a Plan given in Python
-        return False
+    if not isinstance(target, (str, os.PathLike)):  # None, or a Plan (or its dict) in Python
+        tracking = target.get("tracking") if isinstance(target, dict) else \
+            getattr(target, "tracking", None)
+        return isinstance(tracking, dict) and tracking.get("wandb") == "disabled"
     try:
         with open(target, encoding="utf-8", errors="replace") as f:
             return _DISABLED.search(f.read(1 << 20)) is not None

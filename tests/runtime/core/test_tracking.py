@@ -178,4 +178,7 @@ def test_no_child_is_prestarted_for_a_recipe_that_disables_tracking(tmp_path):
     recipe.write_text('recipe "r" {\n  tracking { wandb = disabled }\n}\n')
     tracking.prestart(recipe)
     tracking.prestart(tmp_path / "other.forge", ["tracking.wandb=disabled"])
+    plan = tk.make_plan(tk.CHAIN[:1], tracking={"wandb": "disabled"})
+    tracking.prestart(plan)
+    tracking.prestart(plan.to_json())
     assert tracking._spare is None
