@@ -57,8 +57,12 @@ def ratios(plan: dict, got: dict) -> dict[str, tuple[float, float]]:
             for name in plan if name in got and got[name]["seconds"]}
 
 
-def one_recipe(recipe: str, only: list[str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def one_recipe(recipe: str, only: list[str], keep: str | None = None) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = scratch
+        if keep:  # keep the workspace and calibration, one folder per recipe
+            tmp = str(Path(keep) / Path(recipe).stem)
+            Path(tmp).mkdir(parents=True, exist_ok=False)
         env = {**os.environ, "FORGE_CALIBRATION": str(Path(tmp) / "calibration.json"),
                "FORGE_NO_CACHE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
         ws = Path(tmp) / "ws"
@@ -91,10 +95,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", action="append", default=None)
     p.add_argument("--only", default="", help="phases to run, comma-separated")
+    p.add_argument("--keep", metavar="DIR", help="keep each recipe's workspace in DIR/<recipe>")
     args = p.parse_args()
     only = [s for s in args.only.split(",") if s]
     for recipe in args.recipe or ["recipes/smoke.forge", "recipes/tiny.forge"]:
-        one_recipe(recipe, only)
+        one_recipe(recipe, only, args.keep)
 
 
 if __name__ == "__main__":
