@@ -130,18 +130,23 @@ def runs(workspace=None, json: bool = False) -> int:
     rows, done = _fetch(workspace, lambda registry: registry.runs(), json)
     if done is not None:
         return done
+    from rich import box
     from rich.table import Column, Table
 
-    # an id is copied whole, a status is one word: never cut or wrapped; the other cells
-    # wrap rather than lose text
+    # an id is copied whole, a status is one word: never cut or wrapped; the recipe wraps
+    # rather than lose text; a "current" column only while a run is running
+    running = [r for r in rows if r["current_phase"] and r["status"] == "running"]
+    names = ("recipe", "current") if running else ("recipe",)
     table = Table(Column("run", no_wrap=True, min_width=max([len(r["id"]) for r in rows] + [3])),
-                  Column("status", no_wrap=True, min_width=11),
-                  *(Column(name, overflow="fold") for name in ("recipe", "phases done",
-                                                               "current", "started")))
+                  Column("status", no_wrap=True), Column("phases", no_wrap=True),
+                  Column("started", no_wrap=True),
+                  *(Column(name, overflow="fold") for name in names),
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for r in rows:
-        current = f"{r['current_phase']} {r['progress']:.0f}%" if r["current_phase"] else ""
-        table.add_row(r["id"], r["status"], r["recipe"], f"{r['done']}/{r['phases']}", current,
-                      _when(r["created_at"]))
+        current = f"{r['current_phase']} {r['progress']:.0f}%" if r in running else ""
+        table.add_row(r["id"], r["status"], f"{r['done']}/{r['phases']}",
+                      _when(r["created_at"], "%m-%d %H:%M"), r["recipe"],
+                      *([current] if running else []))
     _console().print(table)
     return 0
 
@@ -263,7 +268,7 @@ def _ratio(r) -> str:
     return "-" if r is None else f"{r:.2f}x"
 
 
-def _when(ts) -> str:
+def _when(ts, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     import time
 
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+    return time.strftime(fmt, time.localtime(ts)) if ts else ""

@@ -63,6 +63,22 @@ def test_runs_shows_whole_run_ids_at_80_columns(workspace, monkeypatch, capsys):
         assert run_id in out, out
 
 
+def test_runs_of_finished_runs_fit_80_columns_without_a_current_phase(workspace, monkeypatch,
+                                                                       capsys):
+    """A finished run has no current phase (it showed "compression 100%"), and its line
+    (id, status, phases, start, recipe) fits 80 columns: no cell is wrapped."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with ModelRegistry(workspace) as registry:
+        registry.create_session("20261203-150000-a1b2c3", {"phases": []}, "agent-forge-tiny")
+        registry.update_session_progress("20261203-150000-a1b2c3", "compression", 100.0)
+        registry.finish_session("20261203-150000-a1b2c3", "completed")
+    assert commands.runs(workspace) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if "20261203-150000-a1b2c3" in line)
+    assert "agent-forge-tiny" in row and "completed" in row, lines
+    assert "compression" not in "\n".join(lines) and "current" not in "\n".join(lines), lines
+
+
 def test_models_says_where_each_model_lives_and_cuts_nothing(run_apply, workspace, capsys):
     assert run_apply(tk.make_plan(tk.CHAIN[:1])) == 0
     capsys.readouterr()
