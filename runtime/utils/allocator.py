@@ -9,8 +9,12 @@ faults, and under 100 with the thresholds below, which made it 3-7% faster (lock
 on the same batches; docs/cognate.md). PyTorch's CPU tuning guide recommends jemalloc or
 tcmalloc for the same reason; raising glibc's thresholds needs no extra library.
 
-The settings are process-wide and only change where freed memory waits for reuse; the
-process's peak memory is what it was. Elsewhere than Linux with glibc nothing changes.
+The settings are process-wide and change where freed memory waits for reuse. That costs
+peak memory where batch shapes vary: freed heap is kept at the size of the largest step so
+far and fragments across shapes. Measured on tiny's quietstar thought training (batches
+from 28x14 to 88x34 rows x tokens): peak RSS 1,111 MiB with these settings, 904 MiB with
+glibc's defaults, while the memory in use stayed level (``mallinfo2``). Elsewhere than
+Linux with glibc nothing changes; they override the ``MALLOC_*`` environment variables.
 """
 
 from __future__ import annotations
