@@ -34,8 +34,10 @@ DEFAULT_PROJECT = "agent-forge"
 WORKER = Path(__file__).with_name("tracking_worker.py")
 WORKER_LOG = "wandb-worker.log"  # the child's stderr, in the run directory
 FINISH_TIMEOUT_S = 300.0  # closing an offline run takes well under a second
-# runs the worker file with the apply's sys.path, without importing ``runtime``
-_LAUNCH = ("import runpy, sys; path = sys.argv[1]; sys.path[:] = sys.argv[2:]; "
+# runs the worker file with the apply's sys.path, without importing ``runtime``; runpy is
+# imported after the path is set, so a runpy.py in the current directory ('' comes first
+# on a ``-c`` child's path) is not it
+_LAUNCH = ("import sys; path = sys.argv[1]; sys.path[:] = sys.argv[2:]; import runpy; "
            "runpy.run_path(path, run_name='__main__')")
 _spare: subprocess.Popen | None = None  # started by ``prestart``, not yet a run's
 
