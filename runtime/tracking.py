@@ -205,11 +205,13 @@ class Tracker:
 
     def _read(self, stdout) -> None:
         """Thread: the child's report lines, for the caller's thread to act on."""
-        for line in stdout:
+        for line in stdout:  # wandb's own prints share this pipe: only reports count
             try:
-                self._inbox.put(json.loads(line))
+                report = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(report, dict):
+                self._inbox.put(report)
         self._inbox.put({"event": "exited"})
 
     def _read_reports(self, closing: bool = False) -> None:

@@ -182,3 +182,14 @@ def test_no_child_is_prestarted_for_a_recipe_that_disables_tracking(tmp_path):
     tracking.prestart(plan)
     tracking.prestart(plan.to_json())
     assert tracking._spare is None
+
+
+def test_stray_json_on_the_childs_stdout_is_not_a_report(tmp_path):
+    """wandb's own prints share the child's stdout; a line like ``1`` is valid JSON."""
+    import io
+
+    warnings = []
+    tracker = Tracker({"wandb": "offline"}, tmp_path / "run", warnings.append)
+    tracker._read(io.BytesIO(b'1\n"x"\n[2]\nnot json\n{"event": "warning", "message": "m"}\n'))
+    tracker._read_reports(closing=True)
+    assert warnings[0] == "m" and len(warnings) == 2, warnings
