@@ -159,10 +159,11 @@ class Tracker:
                     "env": {"WANDB_DIR": str(self.run_dir), "WANDB_MODE": self.mode}})
 
     def log(self, phase: str, metrics: dict, step: int | None = None) -> None:
-        """Log metrics as ``<phase>/<name>``."""
+        """Log metrics as ``<phase>/<name>``; values as floats, as the registry keeps them
+        (a numpy or torch scalar is not JSON)."""
         if not self.active:
             return
-        data = {f"{phase}/{name}": value for name, value in metrics.items()}
+        data = {f"{phase}/{name}": float(value) for name, value in metrics.items()}
         if step is not None:
             data[f"{phase}/step"] = step
         self._send({"op": "log", "data": data})

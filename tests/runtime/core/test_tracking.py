@@ -193,3 +193,14 @@ def test_stray_json_on_the_childs_stdout_is_not_a_report(tmp_path):
     tracker._read(io.BytesIO(b'1\n"x"\n[2]\nnot json\n{"event": "warning", "message": "m"}\n'))
     tracker._read_reports(closing=True)
     assert warnings[0] == "m" and len(warnings) == 2, warnings
+
+
+def test_a_numpy_metric_is_logged_as_a_float(tmp_path, monkeypatch):
+    import numpy as np
+
+    log = fake_wandb(tmp_path, monkeypatch)
+    tracker = Tracker({"wandb": "offline"}, tmp_path / "run", print)
+    tracker.start("r1", {})
+    tracker.log("a", {"loss": np.float32(0.5)})
+    tracker.finish()
+    assert [c["data"] for c in calls(log) if c["call"] == "log"] == [{"a/loss": 0.5}]
