@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from forgelang.registry import Registry
+from runtime.utils.env_seconds import env_seconds
 
 
 class StopRequested(Exception):
@@ -52,11 +52,7 @@ def checkpoint_interval() -> float:
     while writing a 25M-parameter model with its optimiser state (a few hundred MB) costs
     seconds, a few per cent of the interval at most.
     """
-    try:
-        value = float(os.environ.get(CHECKPOINT_INTERVAL_ENV, CHECKPOINT_INTERVAL_S))
-    except ValueError:
-        return CHECKPOINT_INTERVAL_S
-    return value if math.isfinite(value) and value >= 0 else CHECKPOINT_INTERVAL_S
+    return env_seconds(CHECKPOINT_INTERVAL_ENV, CHECKPOINT_INTERVAL_S, zero_allowed=True)
 
 
 def step_message(stage: str, step: int, total: int, unit: str = "step",

@@ -13,13 +13,13 @@ The clock is a parameter, so tests drive ``ProgressLines.due`` with a fake one.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from forgelang.humanize import human_seconds
+from runtime.utils.env_seconds import env_seconds
 
 PROGRESS_INTERVAL_S = 30.0  # often enough to show life in a log, rare enough to read it
 PROGRESS_INTERVAL_ENV = "FORGE_PROGRESS_INTERVAL"
@@ -28,11 +28,7 @@ PROGRESS_INTERVAL_ENV = "FORGE_PROGRESS_INTERVAL"
 def progress_interval() -> float:
     """Seconds between progress lines: ``$FORGE_PROGRESS_INTERVAL`` when it is a positive
     number, else ``PROGRESS_INTERVAL_S``."""
-    try:
-        value = float(os.environ.get(PROGRESS_INTERVAL_ENV, PROGRESS_INTERVAL_S))
-    except ValueError:
-        return PROGRESS_INTERVAL_S
-    return value if math.isfinite(value) and value > 0 else PROGRESS_INTERVAL_S
+    return env_seconds(PROGRESS_INTERVAL_ENV, PROGRESS_INTERVAL_S, zero_allowed=False)
 
 
 @dataclass
