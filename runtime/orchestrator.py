@@ -173,10 +173,8 @@ class PipelineOrchestrator:
         """Every input is a phase run now or completed before, or a safe model directory;
         every data file is the one the plan named (its content's digest)."""
         names = {s.name for s in steps}
+        _check_data(steps)
         for s in steps:
-            changed = changed_since_plan(s.data, s.params.get("data"))
-            if changed:
-                raise PipelineError(f"phase `{s.name}`: {changed}; plan the recipe again")
             for dep in s.inputs:
                 if dep.startswith(EXTERNAL_PREFIX):
                     _check_external(dep)
@@ -437,6 +435,20 @@ class PipelineOrchestrator:
     def _restore_signals(previous: dict | None) -> None:
         for sig, handler in (previous or {}).items():
             signal.signal(sig, handler)
+
+
+def _check_data(steps: list[Step]) -> None:
+    """Every data file is the one the plan named (its content's digest). A file several
+    steps read (the recipe's ``data``) is hashed once."""
+    checked: set[tuple[str, str]] = set()
+    for s in steps:
+        path = s.params.get("data")
+        if not isinstance(path, str) or (s.data, path) in checked:
+            continue
+        checked.add((s.data, path))
+        changed = changed_since_plan(s.data, path)
+        if changed:
+            raise PipelineError(f"phase `{s.name}`: {changed}; plan the recipe again")
 
 
 def _say_stopping(name: str) -> None:

@@ -177,3 +177,22 @@ def test_a_saved_plan_whose_data_file_changed_is_refused(tmp_path, capsys):
     assert commands.apply(str(saved), workspace=str(tmp_path / "ws")) != 0
     err = " ".join(capsys.readouterr().err.split())
     assert "phase `cognate`: its data file" in err and "changed since the plan was made" in err
+
+
+def test_a_data_file_several_steps_read_is_hashed_once_at_apply(tmp_path, monkeypatch):
+    """The recipe's `data` is every phase's: apply checks its digest once, not per step."""
+    from forgelang import api, data_label
+    from runtime.orchestrator import _check_data
+
+    (tmp_path / "mine.jsonl").write_text('{"prompt": "2+2=", "answer": "4"}\n')
+    recipe = tmp_path / "r.forge"
+    recipe.write_text('forge 1\nrecipe "r" { seed = 1  device = cpu  data = "mine.jsonl" }\n'
+                      "phase cognate { steps = 1  architecture = smoke  seq_len = 64 }\n"
+                      "phase evomerge { population = 2  generations = 1  elitism = 1  tournament_size = 2 }\n")
+    plan = api.compile_plan(recipe)
+    assert plan.steps[0].data == plan.steps[1].data != "suite"
+    hashed = []
+    real = data_label.content_sha256
+    monkeypatch.setattr(data_label, "content_sha256", lambda p: hashed.append(p) or real(p))
+    _check_data(list(plan.steps))
+    assert len(hashed) == 1
