@@ -159,11 +159,10 @@ class Tracker:
                     "env": {"WANDB_DIR": str(self.run_dir), "WANDB_MODE": self.mode}})
 
     def log(self, phase: str, metrics: dict, step: int | None = None) -> None:
-        """Log metrics as ``<phase>/<name>``; values as floats, as the registry keeps them
-        (a numpy or torch scalar is not JSON)."""
+        """Log metrics as ``<phase>/<name>``."""
         if not self.active:
             return
-        data = {f"{phase}/{name}": float(value) for name, value in metrics.items()}
+        data = {f"{phase}/{name}": value for name, value in metrics.items()}
         if step is not None:
             data[f"{phase}/step"] = step
         self._send({"op": "log", "data": data})
@@ -188,7 +187,9 @@ class Tracker:
 
     # ------------------------------------------------------------ the pipes
     def _send(self, request: dict) -> None:
-        self._outbox.put(json.dumps(request))
+        # a value JSON has no type for (a numpy or torch scalar) goes as a float, as the
+        # registry keeps it
+        self._outbox.put(json.dumps(request, default=float))
 
     def _write(self, stdin) -> None:
         """Thread: the queued lines to the child's stdin; a dead child ends it."""
