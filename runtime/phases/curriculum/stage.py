@@ -121,8 +121,7 @@ def adaptive_stage(ctx: PhaseContext, stage: AdaptiveStage, objective,
 
     report = train_steps(objective, optimizer, objective.curriculum, stage.steps,
                          start_step=start, device=ctx.device, should_stop=ctx.should_stop,
-                         on_step=on_step, guard=guard, on_safe_point=periodic_saver(
-                             ctx, lambda step: step < stage.steps and partial(step)))
+                         on_step=on_step, guard=guard, on_safe_point=periodic_saver(ctx, partial, stage.steps))
     if report.stopped:
         partial(report.completed)
         raise StopRequested(f"{ctx.phase} stopped in {stage.name} at step "

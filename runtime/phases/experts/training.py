@@ -98,8 +98,7 @@ def train_expert(ctx: PhaseContext, params, model, factors, tokenizer, skill: st
     report = train_steps(objective, optimizer, lambda s: (batches[s % len(batches)],) * 2,
                          params.svf.steps, start_step=start, device=ctx.device,
                          should_stop=ctx.should_stop, on_step=on_step,
-                         on_safe_point=periodic_saver(
-                             ctx, lambda step: step < params.svf.steps and partial(step)))
+                         on_safe_point=periodic_saver(ctx, partial, params.svf.steps))
     if report.stopped:
         partial(report.completed)
         raise StopRequested(f"{ctx.phase} stopped training the {skill} expert at step "

@@ -154,14 +154,15 @@ def _save_partial(ctx: PhaseContext, stage: TrainingStage, model, optimizer, ste
                      "step": step, "rng": torch.get_rng_state()})
 
 
-def periodic_saver(ctx: PhaseContext, save: Callable[[int], None],
+def periodic_saver(ctx: PhaseContext, save: Callable[[int], None], steps: int,
                    clock: Callable[[], float] = time.monotonic) -> Callable[[int], None]:
     """``step -> None``: calls ``save(step)`` when ``ctx.checkpoint_interval_s`` passed since
-    the stage began or last saved (every step when the interval is 0)."""
+    the stage began or last saved (every step when the interval is 0), but not after the
+    stage's last of ``steps`` steps: the finished stage is saved as done instead."""
     last = [clock()]
 
     def maybe_save(step: int) -> None:
-        if clock() - last[0] >= ctx.checkpoint_interval_s:
+        if step < steps and clock() - last[0] >= ctx.checkpoint_interval_s:
             save(step)
             last[0] = clock()
     return maybe_save
@@ -215,17 +216,13 @@ def train_stage(ctx: PhaseContext, stage: TrainingStage, model,
         return summary
     batch_at = make_batches()
     optimizer, start = _start(ctx, stage, model, make_optimizer)
-
-    def save_unless_last(step: int) -> None:  # the finished stage is saved below
-        if step < stage.steps:
-            _save_partial(ctx, stage, model, optimizer, step)
-
     report = train_steps(model, optimizer, batch_at, stage.steps, start_step=start,
                          warmup_steps=stage.warmup_steps, min_lr_ratio=stage.min_lr_ratio,
                          device=ctx.device, should_stop=ctx.should_stop,
                          on_step=_step_logger(ctx, stage),
                          guard=_guard(ctx, stage, model, optimizer),
-                         on_safe_point=periodic_saver(ctx, save_unless_last))
+                         on_safe_point=periodic_saver(ctx, lambda step: _save_partial(
+                             ctx, stage, model, optimizer, step), stage.steps))
     if report.stopped:
         _save_partial(ctx, stage, model, optimizer, report.completed)
         raise StopRequested(f"{ctx.phase} stopped in {stage.name} at step "

@@ -81,11 +81,19 @@ def test_no_periodic_checkpoint_before_the_interval(tmp_path):
 def test_the_saver_waits_the_interval_between_saves(tmp_path):
     now, saved = [0.0], []
     ctx = _ctx(tmp_path, 300.0, [])
-    save = periodic_saver(ctx, saved.append, clock=lambda: now[0])
+    save = periodic_saver(ctx, saved.append, 10, clock=lambda: now[0])
     for step, at in enumerate((100.0, 299.0, 301.0, 500.0, 602.0), start=1):
         now[0] = at
         save(step)
     assert saved == [3, 5]  # at 301 s, then 300 s after that save
+
+
+def test_the_saver_leaves_the_last_step_to_the_finished_stage(tmp_path):
+    saved = []
+    save = periodic_saver(_ctx(tmp_path, 0.0, []), saved.append, 3)
+    for step in (1, 2, 3):
+        save(step)
+    assert saved == [1, 2]  # step 3 ends the stage: saved as done, not as partial
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, CHECKPOINT_INTERVAL_S), ("60", 60.0),
