@@ -80,11 +80,13 @@ def _plainly_disabled(target, overrides) -> bool:
         tracking = target.get("tracking") if isinstance(target, dict) else \
             getattr(target, "tracking", None)
         return isinstance(tracking, dict) and tracking.get("wandb") == "disabled"
-    try:
-        with open(target, encoding="utf-8", errors="replace") as f:
-            return _DISABLED.search(f.read(1 << 20)) is not None
-    except OSError:
+    from forgelang.files import read_regular
+
+    try:  # never a FIFO or a device: the compiler refuses them, this must not block first
+        text = read_regular(target, 1 << 20).decode("utf-8", errors="replace")
+    except OSError:  # missing, not a regular file, or over 1 MiB: let the compiler say
         return False
+    return _DISABLED.search(text) is not None
 
 
 def discard_spare() -> None:

@@ -17,11 +17,13 @@ RECIPE = 'forge 1\nimport "{name}"\nrecipe "r" {{ seed = 1 }}\n'
 
 
 @needs_fifo
-@pytest.mark.parametrize("command", ["validate", "plan"])
-def test_a_fifo_recipe_is_refused_without_blocking(tmp_path, command):
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_a_fifo_recipe_is_refused_without_blocking(tmp_path, monkeypatch, command):
+    """``apply`` too: it reads the recipe early to decide whether to start W&B's child."""
+    monkeypatch.setenv("WANDB_MODE", "offline")  # the early read happens unless disabled
     os.mkfifo(tmp_path / "pipe.forge")
     done = run_forge(command, "pipe.forge", cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == (2 if command == "apply" else 1)  # apply: refused to start
     assert "error[E007]: cannot read `pipe.forge`: it is a named pipe (FIFO), not a regular " \
            "file" in done.stderr
     assert "Traceback" not in done.stderr
