@@ -90,6 +90,11 @@ def changed_since_plan(label: str, path: object) -> str | None:
     return None
 
 
+def digest_of(label: str) -> str | None:
+    """The content digest (``DIGEST_CHARS`` hex digits) a file label holds, or None."""
+    return _parts(label)[1]
+
+
 _DIGESTED = re.compile(r"(?P<name>.+)@(?P<digest>[0-9a-f]{12})")
 
 
@@ -99,4 +104,4 @@ def _parts(label: str) -> tuple[str, str | None]:
     return (m["name"], m["digest"]) if m else (label, None)
 
 
-__all__ = ["SUITE_LABEL", "changed_since_plan", "content_sha256", "file_label", "is_label", "label_of", "same_data"]
+__all__ = ["SUITE_LABEL", "changed_since_plan", "content_sha256", "digest_of", "file_label", "is_label", "label_of", "same_data"]

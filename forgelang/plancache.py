@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from forgelang.data_label import content_sha256
+from forgelang.data_label import DIGEST_CHARS, content_sha256, digest_of
 from forgelang.devices import calibration_path
 from forgelang.files import read_regular
 from forgelang.fingerprint import fingerprint
@@ -68,18 +68,29 @@ def key(path: Path, overrides, import_roots) -> str | None:
 
 def _externals(plan: Plan) -> dict[str, str]:
     """Input model directories and data files the plan reads (the planner made them absolute;
-    the synthetic suite's ``data = "suite"`` is not a path), each with its current stamp."""
+    the synthetic suite's ``data = "suite"`` is not a path), each with its current stamp: a
+    data file's is the content digest its steps' data label holds (the planner hashed the
+    file; it is not read again here)."""
     paths = {i[len(EXTERNAL_PREFIX):] for s in plan.steps for i in s.inputs
              if i.startswith(EXTERNAL_PREFIX)}
-    data = {str(s.params.get("data", "")) for s in plan.steps}
     stamps = {p: _stamp(p) for p in paths}
-    stamps.update({d: _stamp(d, data=True) for d in data if Path(d).is_absolute()})
+    for s in plan.steps:
+        data = s.params.get("data")
+        if isinstance(data, str) and Path(data).is_absolute():
+            digest = digest_of(s.data)
+            stamps[data] = DATA_STAMP + (digest or content_sha256(data)[:DIGEST_CHARS])
     return stamps
 
 
-def _stamp(name: str, data: bool = False) -> str:
-    """A data file's content sha256, or an input directory's fingerprint."""
-    return f"sha256:{content_sha256(name)}" if data else fingerprint(Path(name))
+DATA_STAMP = "sha256:"  # a data file's stamp: the first DIGEST_CHARS hex digits of its sha256
+
+
+def _stamp(name: str, digest_chars: int | None = None) -> str:
+    """A data file's content stamp (its sha256, cut to ``digest_chars`` hex digits), or an
+    input directory's fingerprint (``digest_chars`` None)."""
+    if digest_chars is None:
+        return fingerprint(Path(name))
+    return DATA_STAMP + content_sha256(name)[:digest_chars]
 
 
 def load(cache_key: str) -> Plan | None:
@@ -90,7 +101,8 @@ def load(cache_key: str) -> Plan | None:
             if _digest(read_regular(name, MAX_SOURCE_BYTES)) != digest:
                 return None
         for name, stamp in entry["externals"].items():
-            if _stamp(name, data=stamp.startswith("sha256:")) != stamp:
+            chars = len(stamp) - len(DATA_STAMP) if stamp.startswith(DATA_STAMP) else None
+            if (chars is not None and chars < DIGEST_CHARS) or _stamp(name, chars) != stamp:
                 return None
         return Plan.from_json(entry["plan"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -65,3 +65,26 @@ def test_plan_cache_misses_when_the_data_file_changes(tmp_path):
     assert plancache.load(key) is None
     data.unlink()
     assert plancache.load(key) is None
+
+
+def test_a_cold_plan_hashes_a_data_file_once(tmp_path, monkeypatch):
+    """The planner hashes the file; storing the plan in the cache reuses the digest its
+    data label holds instead of reading the file again. A hit re-checks it."""
+    from forgelang import data_label
+
+    root = tmp_path / "r.forge"
+    root.write_text('forge 1\nrecipe "r" { seed = 1  data = "train.jsonl" }\n'
+                    "phase cognate { steps = 5  architecture = smoke  seq_len = 64 }\n"
+                    "phase evomerge { population = 4  generations = 1 }\n")
+    _touch(tmp_path / "train.jsonl", '{"prompt": "a", "answer": "b"}\n')
+    hashed = []
+    real = data_label.content_sha256
+    monkeypatch.setattr(data_label, "content_sha256", lambda p: hashed.append(p) or real(p))
+    monkeypatch.setattr(plancache, "content_sha256", data_label.content_sha256)
+    monkeypatch.setattr("forgelang.planner.content_sha256", data_label.content_sha256)
+    plan, diags, files = api.plan_with_files(root)
+    key = plancache.key(root, [], [])
+    plancache.store(key, plan, files)
+    assert len(hashed) == 1
+    assert plancache.load(key).to_json() == plan.to_json()
+    assert len(hashed) == 2
