@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from forgelang.kinds import costs
-from forgelang.kinds.pass_cost import ANSWER_SHARE, Work, decode_steps
+from forgelang.kinds.pass_cost import ANSWER_SHARE, FORWARD_OP_SHARE, Work, decode_steps
 
 HELDOUT_QUERIES = 8  # held-out trajectories a bake measures its KL on (runtime.phases.quietstar)
 REASONING = ("arithmetic", "word_problems")
@@ -78,19 +78,41 @@ def anti_theater(work: Work, cost, p, vocab: int) -> None:
             work.forward(cost, e, length, op_step)
 
 
-def bake(work: Work, cost, cfg, prompt_tokens: float, query_tokens: float) -> None:
+SAMPLE_STEP_OPS = 10  # softmax, multinomial and concatenation after each sampled token's forward
+
+
+def forward_ops(cost, length: float, extra: float = 0.0) -> float:
+    """Tensor ops of one no-grad forward of ``length`` tokens (any number of rows): the
+    planned share of a training step's ops, plus ``extra`` per forward (a ternary model's
+    input quantisers, LoRA adapters: ``baking_cost.Form``)."""
+    return FORWARD_OP_SHARE * cost.train_ops_per_step(round(length)) + extra
+
+
+def sample(work: Work, cost, rows: float, context: float, tokens: int, extra: float) -> None:
+    """``tokens`` tokens sampled after ``context`` tokens (one forward per token, no cache),
+    then one forward of the whole for the teacher's distributions."""
+    for i in range(tokens + 1):
+        work.forward(cost, rows, context + i, 0.0)  # FLOPs; the ops follow the length
+        work.ops += forward_ops(cost, context + i, extra) + SAMPLE_STEP_OPS * (i < tokens)
+
+
+def bake(work: Work, cost, cfg, prompt_tokens: float, query_tokens: float, *,
+         extra: float = 0.0, train_extra: float = 0.0,
+         heldout: float = HELDOUT_QUERIES) -> None:
     """Baking: trajectories sampled from the prompted teacher in batches (one forward per
-    token, no cache) and its logits computed once, for the training and the held-out
-    queries; ``steps`` student steps on query + trajectory; KL measured twice."""
+    token, no cache) and its logits computed once, for the training and the ``heldout``
+    queries; ``steps`` student steps on query + trajectory (a LoRA step on a frozen base
+    dispatches about a full training step's ops, plus ``train_extra``); KL measured twice
+    on the held-out trajectories. ``extra``: ops added to every forward (``forward_ops``)."""
     t = cfg.trajectory_tokens
     teacher = prompt_tokens + query_tokens
-    op_step = cost.train_ops_per_step(round(teacher + t))
-    for count in (cfg.trajectories, HELDOUT_QUERIES):
-        for start in range(0, count, cfg.batch_size):
+    for count in (cfg.trajectories, heldout):
+        for start in range(0, math.ceil(count), cfg.batch_size):
             rows = min(cfg.batch_size, count - start)
-            for i in range(t + 1):  # t sampled tokens, then the teacher's distributions
-                work.forward(cost, rows, teacher + i, op_step)
+            sample(work, cost, rows, teacher, t, extra)
+    step = cost.train_ops_per_step(round(query_tokens + t)) + train_extra
     for _ in range(cfg.steps):
-        work.train(cost, cfg.batch_size, query_tokens + t, op_step)
-    for _ in range(2 * math.ceil(HELDOUT_QUERIES / cfg.batch_size)):
-        work.forward(cost, min(cfg.batch_size, HELDOUT_QUERIES), query_tokens + t, op_step)
+        work.train(cost, cfg.batch_size, query_tokens + t, step)
+    for _ in range(2 * math.ceil(heldout / cfg.batch_size)):
+        work.forward(cost, min(cfg.batch_size, heldout), query_tokens + t, 0.0)
+        work.ops += forward_ops(cost, query_tokens + t, extra)
