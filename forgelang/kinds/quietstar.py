@@ -114,12 +114,12 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
         rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)
     qc.anti_theater(work, cost, p, cost.vocab_size)
     qc.thought_pass(work, cost, p, min(p.batch_size, p.eval.examples), mean, width, train=False)
-    row_length = round(width + p.thought_tokens + 2 + p.n_true)
-    peak = (costs.training_state_bytes(cost) + cost.step_bytes(round(rows), row_length)
-            + cost.step_bytes(p.batch_size, round(width)) + costs.overhead(ctx.device))
+    peak = qc.peak_bytes(p, cost) + costs.overhead(ctx.device)
+    largest, wide = qc.largest_batch(p, cost.vocab_size)
     out = costs.same_shape(first, 32.0)
     notes = (f"{rows:,.0f} thought rows per step ({p.thoughts_per_position} per position, "
-             f"{mean:.1f}-token sequences, batches {width:.1f} wide after trimming)",
+             f"{mean:.1f}-token sequences, batches {width:.1f} wide after trimming); the "
+             f"largest, {largest:,.0f} x {wide:.0f} tokens, sets the peak memory",
              f"{work.ops / 1e6:.1f}M tensor ops at {ctx.device.op_seconds * 1e6:.0f} us each, "
              "on top of the FLOPs")
     return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,

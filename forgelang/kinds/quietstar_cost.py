@@ -47,6 +47,43 @@ def lengths(p, vocab: int) -> tuple[float, float]:
     return one, costs.suite_batch_length(p.levels, p.batch_size, p.seq_len, vocab, weights)
 
 
+def largest_batch(p, vocab: int) -> tuple[float, float]:
+    """``(rows, width)`` of the largest thought batch of the ``steps`` the phase trains: the
+    one holding the longest of its ``steps x batch_size`` sequences (``L``, the expected
+    maximum from the suite's length table), beside ``batch_size - 1`` sequences of mean
+    length ``l``: ``m ((L - 1) + (B - 1)(l - 1))`` rows, ``L + k + 2`` tokens wide (a
+    row is the text up to its position, the thought between its markers, the true tokens
+    up to the end of the text). On tiny's seed the largest was 88 rows x 34 (planned 89 x
+    35), while the mean batch has about half the rows."""
+    from forgelang.kinds.suite_lengths import PERCENTILES
+
+    weights = training_weights(PERCENTILES)
+    mean = costs.suite_batch_length(p.levels, 1, p.seq_len, vocab, weights)
+    longest = costs.suite_batch_length(p.levels, p.steps * p.batch_size, p.seq_len, vocab,
+                                       weights)
+    places = (lambda n: n - 1) if p.thought_positions == "all" else (
+        lambda n: ANSWER_SHARE * n)
+    rows = p.thoughts_per_position * (max(1.0, places(longest))
+                                      + (p.batch_size - 1) * max(1.0, places(mean)))
+    return rows, longest + p.thought_tokens + 2
+
+
+def peak_bytes(p, cost) -> int:
+    """What the phase adds to the process's memory at its peak, thought training's largest
+    step: the training state, the largest thought batch's step and its sequences' step;
+    beneath them the heap the measurement and the bake freed, which the allocator keeps
+    (``runtime.utils.allocator``: the thresholds are raised for the whole process, so it is
+    not given back within the phase): a bake step and one batch of held-out decoding."""
+    rows, width = largest_batch(p, cost.vocab_size)
+    longest = width - p.thought_tokens - 2
+    mean = costs.suite_batch_length(p.eval.levels, 1, 256, cost.vocab_size)
+    query = mean * (1 - ANSWER_SHARE)
+    return (costs.training_state_bytes(cost) + cost.step_bytes(round(rows), round(width))
+            + cost.step_bytes(p.batch_size, round(longest))
+            + cost.step_bytes(p.bake.batch_size, round(query + p.bake.trajectory_tokens))
+            + cost.inference_bytes(min(p.eval.batch_size, p.eval.examples), round(mean)))
+
+
 def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
                  train: bool) -> float:
     """Sample and score thoughts after every position of ``sequences``; the rows' count."""
