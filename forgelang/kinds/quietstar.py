@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from forgelang.kinds import costs, pass_cost
+from forgelang.kinds import baking_cost, costs, pass_cost
 from forgelang.kinds import quietstar_cost as qc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import (
@@ -98,6 +98,22 @@ def bake_flops(bake: BakeConfig, cost: costs.ModelCost, prompt_tokens: int) -> f
     return sample + train
 
 
+def bake_groups(p: QuietStarParams, vocab: int):
+    """Distinct query lengths among a bake batch's rows: the training queries are drawn
+    from the thought-training mix at ``levels``, the held-out ones from the held-out set
+    (every family at the eval levels); rows of each length run as a forward of their own."""
+    from forgelang.kinds.suite_lengths import PERCENTILES
+
+    mix = qc.training_weights(PERCENTILES)
+    every = dict.fromkeys(PERCENTILES, 1.0)
+
+    def groups(rows: float, held: bool) -> float:
+        if held:
+            return qc.distinct(p.eval.levels, rows, vocab, every)
+        return qc.distinct(p.levels, rows, vocab, mix)
+    return groups
+
+
 def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     """Measurement before and after, baking, thought training, anti-theatre, coherence
     (``forgelang.kinds.quietstar_cost`` counts each pass)."""
@@ -108,7 +124,9 @@ def estimate(p: QuietStarParams, ctx: EstimateContext) -> Estimate:
     for _ in range(2):  # the input, then the output
         pass_cost.measurement(work, cost, p, cost.vocab_size)
     if p.bake.prompt:
-        qc.bake(work, cost, p.bake, len(p.bake.prompt), mean * (1 - pass_cost.ANSWER_SHARE))
+        prompt = baking_cost.text_tokens(p.bake.prompt, cost.vocab_size) + 1  # and a space
+        qc.bake(work, cost, p.bake, prompt, mean * (1 - pass_cost.ANSWER_SHARE),
+                groups=bake_groups(p, cost.vocab_size))
     rows = 0.0
     for _ in range(p.steps):
         rows = qc.thought_pass(work, cost, p, p.batch_size, mean, width, train=True)

@@ -125,31 +125,55 @@ def forward_ops(cost, length: float, extra: float = 0.0) -> float:
     return FORWARD_OP_SHARE * cost.train_ops_per_step(round(length)) + extra
 
 
-def sample(work: Work, cost, rows: float, context: float, tokens: int, extra: float) -> None:
+def sample(work: Work, cost, rows: float, context: float, tokens: int, extra: float,
+           groups: float = 1.0) -> None:
     """``tokens`` tokens sampled after ``context`` tokens (one forward per token, no cache),
-    then one forward of the whole for the teacher's distributions."""
+    then one forward of the whole for the teacher's distributions; rows of ``groups``
+    distinct lengths run as that many forwards (``runtime.baking.forward.causal_logits``)."""
     for i in range(tokens + 1):
         work.forward(cost, rows, context + i, 0.0)  # FLOPs; the ops follow the length
-        work.ops += forward_ops(cost, context + i, extra) + SAMPLE_STEP_OPS * (i < tokens)
+        work.ops += groups * forward_ops(cost, context + i, extra) + SAMPLE_STEP_OPS * (i < tokens)
+
+
+def distinct(levels, rows: float, vocab: int, weights: dict[str, float]) -> float:
+    """Expected distinct encoded lengths among ``rows`` suite examples of the families'
+    ``weights`` at ``levels`` (``E = sum_x 1 - (1 - p_x)^rows`` over the length table)."""
+    from forgelang.kinds import suite_lengths
+
+    table = (suite_lengths.PERCENTILES if vocab >= suite_lengths.BYTE_MIN_VOCAB
+             else suite_lengths.CHAR_PERCENTILES)
+    total = sum(weights.values())
+    mass: dict[int, float] = {}
+    for family, weight in weights.items():
+        for level in levels:
+            for x in table[family][level]:
+                share = weight / (total * len(levels) * len(table[family][level]))
+                mass[x] = mass.get(x, 0.0) + share
+    return sum(1 - (1 - m) ** rows for m in mass.values())
 
 
 def bake(work: Work, cost, cfg, prompt_tokens: float, query_tokens: float, *,
-         extra: float = 0.0, train_extra: float = 0.0,
-         heldout: float = HELDOUT_QUERIES) -> None:
+         extra: float = 0.0, train_extra: float = 0.0, heldout: float = HELDOUT_QUERIES,
+         groups=None) -> None:
     """Baking: trajectories sampled from the prompted teacher in batches (one forward per
     token, no cache) and its logits computed once, for the training and the ``heldout``
     queries; ``steps`` student steps on query + trajectory (a LoRA step on a frozen base
     dispatches about a full training step's ops, plus ``train_extra``); KL measured twice
-    on the held-out trajectories. ``extra``: ops added to every forward (``forward_ops``)."""
+    on the held-out trajectories. ``extra``: ops added to every forward (``forward_ops``).
+    ``groups(rows, held)``: distinct query lengths among ``rows`` training (or held-out)
+    queries, each a forward of its own; default one (queries of one length)."""
+    groups = groups or (lambda rows, held: 1.0)
     t = cfg.trajectory_tokens
     teacher = prompt_tokens + query_tokens
-    for count in (cfg.trajectories, heldout):
+    for count, held in ((cfg.trajectories, False), (heldout, True)):
         for start in range(0, math.ceil(count), cfg.batch_size):
             rows = min(cfg.batch_size, count - start)
-            sample(work, cost, rows, teacher, t, extra)
-    step = cost.train_ops_per_step(round(query_tokens + t)) + train_extra
+            sample(work, cost, rows, teacher, t, extra, groups(rows, held))
+    rows = min(cfg.batch_size, cfg.trajectories)
+    step = groups(rows, False) * cost.train_ops_per_step(round(query_tokens + t)) + train_extra
     for _ in range(cfg.steps):
         work.train(cost, cfg.batch_size, query_tokens + t, step)
+    rows = min(cfg.batch_size, heldout)
     for _ in range(2 * math.ceil(heldout / cfg.batch_size)):
-        work.forward(cost, min(cfg.batch_size, heldout), query_tokens + t, 0.0)
-        work.ops += forward_ops(cost, query_tokens + t, extra)
+        work.forward(cost, rows, query_tokens + t, 0.0)
+        work.ops += groups(rows, True) * forward_ops(cost, query_tokens + t, extra)
