@@ -73,15 +73,19 @@ def peak_bytes(p, cost) -> int:
     step: the training state, the largest thought batch's step and its sequences' step;
     beneath them the heap the measurement and the bake freed, which the allocator keeps
     (``runtime.utils.allocator``: the thresholds are raised for the whole process, so it is
-    not given back within the phase): a bake step and one batch of held-out decoding."""
+    not given back within the phase): a bake step and the measurement's perplexity forward
+    of one held-out batch padded to its longest text (counted: +20 MiB on smoke, +32 on
+    tiny while measuring the input)."""
     rows, width = largest_batch(p, cost.vocab_size)
     longest = width - p.thought_tokens - 2
+    batch = min(p.eval.batch_size, p.eval.examples)
     mean = costs.suite_batch_length(p.eval.levels, 1, 256, cost.vocab_size)
+    padded = costs.suite_batch_length(p.eval.levels, batch, 256, cost.vocab_size)
     query = mean * (1 - ANSWER_SHARE)
     return (costs.training_state_bytes(cost) + cost.step_bytes(round(rows), round(width))
             + cost.step_bytes(p.batch_size, round(longest))
             + cost.step_bytes(p.bake.batch_size, round(query + p.bake.trajectory_tokens))
-            + cost.inference_bytes(min(p.eval.batch_size, p.eval.examples), round(mean)))
+            + cost.inference_bytes(batch, round(padded)))  # a perplexity batch, padded
 
 
 def thought_pass(work: Work, cost, p, sequences: int, mean: float, width: float,
