@@ -12,14 +12,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from forgelang.kinds import costs, pass_cost
+from forgelang.kinds import baking_cost, costs, pass_cost, ste_cost
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, ModelSpec, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field, eval_field
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
 
 PACKED_BITS = {"base3": 1.6, "2bit": 2.0}  # 5 trits / byte; 4 codes / byte
 SCALE_BITS = 32  # one fp32 gamma per ternary matrix
-QUANT_OPS_PER_MATRIX = 30  # tensor ops a step spends quantising one matrix and its input (ours)
 FullPrecisionPart = Literal["embeddings", "head", "norms"]
 
 
@@ -56,19 +55,22 @@ def ternary_bits_per_param(cost: costs.ModelCost, p: BitNetParams, in_bits: floa
 
 
 def estimate(p: BitNetParams, ctx: EstimateContext) -> Estimate:
-    """Three measurements (the input, a plain ternarisation, the result) and ``steps``
-    straight-through steps on trimmed suite batches, counted pass by pass
-    (``forgelang.kinds.pass_cost``); each step also quantises every weight and activation."""
+    """Three measurements (the input, a plain ternarisation, the result: the last two on
+    stored ternary layers, which quantise their inputs) and ``steps`` straight-through steps
+    on trimmed suite batches, counted pass by pass (``forgelang.kinds.pass_cost``); each
+    step also quantises every weight and activation (``ste_cost.ste_step_ops``) and Muon
+    orthogonalises every hidden matrix's update (``ste_cost.muon_flops``)."""
     first = costs.first_input(ctx.inputs, "bitnet")
     cost = costs.cost_of(first)
     length = costs.suite_batch_length(p.eval.levels, p.batch_size, p.seq_len, cost.vocab_size)
     work = pass_cost.Work()
-    for _ in range(3):
-        pass_cost.measurement(work, cost, p, cost.vocab_size)
-    op_step = cost.train_ops_per_step(round(length)) + QUANT_OPS_PER_MATRIX * cost.n_matrices
+    stored = baking_cost.OPS_TERNARY_STORED * cost.n_matrices
+    for extra in (0.0, stored, stored):
+        ste_cost.measurement(work, cost, p, extra)
+    op_step = cost.train_ops_per_step(round(length)) + ste_cost.ste_step_ops(cost, False)
     for _ in range(p.steps):
         work.train(cost, p.batch_size, length, op_step)
-        work.flops += 4 * cost.params  # quantising every weight (absmean, round, clip, scale)
+        work.flops += ste_cost.muon_flops(cost, p.optimizer.ns_steps)
     # latent fp32 weights + their ternary copies in the forward
     peak = (costs.training_state_bytes(cost) + costs.FP32 * cost.matrix_params
             + cost.step_bytes(p.batch_size, round(length)) + costs.overhead(ctx.device))

@@ -6,15 +6,17 @@ use (a calculator the runtime executes), bakes the eudaimonia rules into the wei
 and replays earlier levels ("dream consolidation") against forgetting.
 """
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import Field
 
-from forgelang.kinds import costs, pass_cost
+from forgelang.kinds import baking_cost as bc
+from forgelang.kinds import costs, pass_cost, ste_cost
+from forgelang.kinds import curriculum_cost as cc
 from forgelang.kinds.base import Estimate, EstimateContext, Kind, Params
 from forgelang.kinds.common import BakeConfig, DataSource, EvalConfig, data_field, eval_field
+from forgelang.kinds.curriculum_cost import rule_heldout_queries  # noqa: F401  (re-exported)
 from forgelang.kinds.optimizer import OptimizerSpec, optimizer_field
 
 # The suite's graded reasoning families are the curriculum; tool episodes are tool_use
@@ -126,56 +128,23 @@ class CurriculumParams(Params):
     eval: EvalConfig = eval_field()
 
 
-def rule_heldout_queries(bake: BakeConfig) -> int:
-    """Held-out queries a rule bake measures its KL on: one sampling batch, at most 8."""
-    return min(8, bake.batch_size)
-
-
-def _bake(work: pass_cost.Work, cost, cfg: BakeConfig, prompt_tokens: float,
-          query_tokens: float) -> None:
-    """One rule bake (``runtime.baking.bake_prompt``): trajectories sampled from the
-    prompted teacher in batches (one forward per token, no cache, then the teacher's
-    distributions), for the training and the held-out queries; ``steps`` student steps on
-    query + trajectory; the held-out KL measured before and after."""
-    t, held = cfg.trajectory_tokens, rule_heldout_queries(cfg)
-    teacher = prompt_tokens + query_tokens
-    op_step = cost.train_ops_per_step(round(teacher + t))
-    for count in (cfg.trajectories, held):
-        for start in range(0, count, cfg.batch_size):
-            rows = min(cfg.batch_size, count - start)
-            for i in range(t + 1):
-                work.forward(cost, rows, teacher + i, op_step)
-    for _ in range(cfg.steps):
-        work.train(cost, cfg.batch_size, query_tokens + t, op_step)
-    for _ in range(2 * math.ceil(held / cfg.batch_size)):
-        work.forward(cost, min(cfg.batch_size, held), query_tokens + t, op_step)
-
-
-def _weights(families: Iterable[str]) -> dict[str, float]:
-    return dict.fromkeys(families, 1.0)
-
-
-def _scored(work: pass_cost.Work, cost, rows: int, levels, weights, p) -> None:
-    """Exact teacher-forced answers of ``rows`` questions: one no-grad forward per batch."""
-    batch = p.eval.batch_size
-    width = costs.suite_batch_length(levels, min(batch, rows), p.seq_len, cost.vocab_size, weights)
-    op_step = cost.train_ops_per_step(round(width))
-    for start in range(0, rows, batch):
-        work.forward(cost, min(batch, rows - start), width, op_step)
-
-
-def _snapshot(work: pass_cost.Work, cost, p) -> None:
-    """The assessment (every level) and the other families, scored once."""
+def _snapshot(work: pass_cost.Work, cost, p, extra: float) -> None:
+    """The assessment (every level) and the other families, scored once in shared batches."""
     from forgelang.kinds.suite_lengths import PERCENTILES
 
-    n = p.controller.assessment_questions
-    _scored(work, cost, p.levels * n, range(1, p.levels + 1), _weights(CURRICULUM_FAMILIES), p)
+    n, batch = p.controller.assessment_questions, p.eval.batch_size
     others = other_families(PERCENTILES)
-    _scored(work, cost, len(others) * n, p.eval.levels, _weights(others), p)
+    for levels, families, rows in ((range(1, p.levels + 1), CURRICULUM_FAMILIES, p.levels * n),
+                                   (p.eval.levels, others, len(others) * n)):
+        width = costs.suite_batch_length(levels, min(batch, rows), p.seq_len, cost.vocab_size,
+                                         dict.fromkeys(families, 1.0))
+        cc.scored(work, cost, rows, width, batch, extra)
 
 
-def _training(work: pass_cost.Work, cost, p) -> int:
-    """The adaptive stage's steps (levels unknown ahead: every level equally); their count."""
+def _training(work: pass_cost.Work, cost, p, ternary: bool) -> int:
+    """The adaptive stage's steps; their count. The levels it trains are unknown ahead
+    (every level equally: an upper bound for a small model, whose edge is at the easiest
+    levels; tiny trained levels 1-2 and took 3.7k ops a step, 6.3k planned)."""
     fraction = p.tool_use.fraction if p.tool_use.enabled else 0.0
     weights = {f: (1 - fraction) / len(CURRICULUM_FAMILIES) for f in CURRICULUM_FAMILIES}
     if fraction > 0:
@@ -186,49 +155,26 @@ def _training(work: pass_cost.Work, cost, p) -> int:
     widths = {n: costs.suite_batch_length(levels, n, p.seq_len, cost.vocab_size, weights)
               for n in {s.count for s in steps}}
     for step in steps:
-        width = widths[step.count]
-        work.train(cost, step.count, width, cost.train_ops_per_step(round(width)))
+        cc.training_step(work, cost, step.count, widths[step.count], ternary,
+                         p.optimizer.ns_steps)
     return len(steps)
 
 
-def _tools(work: pass_cost.Work, cost, p) -> None:
-    """Held-out tool questions decoded twice (with and without the calculator), up to
-    ``max_new_tokens`` each: a call and its answer rarely end early."""
-    e = p.eval
-    mean = costs.suite_batch_length(e.levels, 1, p.seq_len, cost.vocab_size, _weights([TOOL_FAMILY]))
-    prompt = mean * 0.5  # a tool episode's target (call + result + answer) is about half of it
-    groups = min(e.examples, pass_cost.LENGTH_GROUPS)
-    op_step = cost.train_ops_per_step(round(mean))
-    for _ in range(2):
-        for t in range(e.max_new_tokens):
-            work.flops += e.examples * (prompt + t) * cost.forward_flops_per_token(round(mean))
-            work.ops += groups * pass_cost.FORWARD_OP_SHARE * op_step
-
-
-def _eudaimonia(work: pass_cost.Work, cost, p) -> None:
-    """Adherence before and after, and one bake per rule."""
-    if not p.eudaimonia.enabled:
-        return
-    for _ in range(2):
-        _scored(work, cost, p.eval.examples, p.eval.levels, _weights(["rules"]), p)
-    query = costs.suite_batch_length(p.eval.levels, 1, p.seq_len, cost.vocab_size)
-    for rule in p.eudaimonia.rules:
-        _bake(work, cost, p.eudaimonia.bake, len(rule), query * (1 - pass_cost.ANSWER_SHARE))
-
-
 def estimate(p: CurriculumParams, ctx: EstimateContext) -> Estimate:
-    """Measurement before and after, the assessment twice, the adaptive stage, the rule
-    bakes and the tool decoding, counted pass by pass (``forgelang.kinds.pass_cost``)."""
+    """Measurement, assessment and tool decoding before and after, the adaptive stage and
+    the rule bakes, counted pass by pass (``forgelang.kinds.curriculum_cost``)."""
     first = costs.first_input(ctx.inputs, "curriculum")
     cost = costs.cost_of(first)
+    ternary = first.bits_per_param < bc.TERNARY_BITS
+    form = bc.Form.of(cost, ternary)
     work = pass_cost.Work()
-    for _ in range(2):  # the input, then the output
-        pass_cost.measurement(work, cost, p, cost.vocab_size)
-        _snapshot(work, cost, p)
-    steps = _training(work, cost, p)
-    _eudaimonia(work, cost, p)
+    for _ in range(2):  # the input, then the output (stored ternary again)
+        ste_cost.measurement(work, cost, p, form.stored)
+        _snapshot(work, cost, p, form.stored)
+    steps = _training(work, cost, p, ternary)
+    cc.rules(work, cost, p, form)
     if p.tool_use.enabled:
-        _tools(work, cost, p)
+        cc.tools(work, cost, p, form.stored)
     peak = (costs.training_state_bytes(cost) + cost.step_bytes(p.batch_size, p.seq_len)
             + costs.overhead(ctx.device))
     notes = (f"{steps} optimiser steps of at most {p.batch_size} questions "
