@@ -143,7 +143,7 @@ def estimate(p: CompressionParams, ctx: EstimateContext) -> Estimate:
     notes += [f"stage {i} skipped: {why}" for i, why in
               compression_cost.skipped_stages(p.stages, first, cost)]
     return Estimate(params=out.params,
-                    peak_memory_bytes=compression_cost.peak_bytes(p, cost, ctx.device),
+                    peak_memory_bytes=compression_cost.peak_bytes(p, first, cost, ctx.device),
                     flops=work.flops, seconds=costs.seconds(work.flops, ctx.device, work.ops),
                     disk_bytes=out.disk_bytes, outputs=(out,), notes=tuple(notes))
 

@@ -12,14 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from forgelang.kinds import costs
+from forgelang.kinds import costs, evomerge_cost
 from forgelang.kinds.base import Estimate, EstimateContext, Expression, Kind, Params
 from forgelang.kinds.common import DataSource, EvalConfig, data_field
 from forgelang.kinds.techniques import DEFAULT_TECHNIQUES, TechniqueSpec
-
-# FLOPs per parameter per input model to build one candidate: TIES/DARE need a top-k
-# threshold, sign election and a masked mean (~10); linear/SLERP ~3. Our planning figure.
-MERGE_FLOPS_PER_PARAM = 10
 
 
 class MergeSpec(Params):
@@ -118,26 +114,19 @@ class EvoMergeParams(Params):
 
 
 def estimate(p: EvoMergeParams, ctx: EstimateContext) -> Estimate:
-    """Merges (a few FLOPs per parameter per input) + evaluation of every candidate."""
+    """Every candidate's merge and held-out measurement (``forgelang.kinds.evomerge_cost``)."""
     first = costs.first_input(ctx.inputs, "evomerge")
     cost = costs.cost_of(first)
     k = max(1, len(ctx.inputs))
-    n = p.candidates()
-    merge_flops = n * MERGE_FLOPS_PER_PARAM * first.params * k
-    eval_flops = (n + 1) * p.eval.forward_tokens() * cost.forward_flops_per_token(
-        p.eval.prompt_tokens + p.eval.max_new_tokens)  # +1: the inputs' diversity baseline
-    flops = merge_flops + eval_flops
-    # inputs + base + the candidate being built, all fp32, plus decoding activations
-    weights = (k + 2) * costs.FP32 * first.params
-    peak = (weights + cost.inference_bytes(p.eval.batch_size,
-                                           p.eval.prompt_tokens + p.eval.max_new_tokens)
-            + costs.overhead(ctx.device))
+    work, measured = evomerge_cost.phase_work(p, first, cost, k)
+    peak = evomerge_cost.peak_bytes(p, cost, k) + costs.overhead(ctx.device)
     out = costs.same_shape(first, 32.0)
-    notes = (f"{n} candidates x {p.eval.examples} held-out examples",
+    notes = (f"{measured} models measured (inputs and candidates) x {p.eval.examples} "
+             "held-out examples",
              "output shaped like the first input (FrankenMerge/DFS may change depth)")
-    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=flops,
-                    seconds=costs.seconds(flops, ctx.device), disk_bytes=out.disk_bytes,
-                    outputs=(out,), notes=notes)
+    return Estimate(params=out.params, peak_memory_bytes=int(peak), flops=work.flops,
+                    seconds=costs.seconds(work.flops, ctx.device, work.ops),
+                    disk_bytes=out.disk_bytes, outputs=(out,), notes=notes)
 
 
 KIND = Kind(

@@ -47,10 +47,8 @@ def test_every_estimate_is_positive_and_finite(arch):
         assert e.outputs
         if name == "cognate":  # training also pays a fixed cost per tensor op
             assert e.seconds > compute * 1.01
-        elif name != "evomerge":  # the other kernels count their passes' tensor ops too
+        else:  # the other kernels count their passes' tensor ops too
             assert e.seconds > compute
-        else:
-            assert e.seconds == pytest.approx(compute)
 
 
 def test_params_flow_unchanged_and_bits_drop_at_bitnet():
@@ -135,7 +133,9 @@ def test_merge_mode_is_far_cheaper_than_evolution():
     spec = output_spec(arch_from("smoke"))
     evolve = estimate("evomerge", {}, (spec,) * 3)
     merge = estimate("evomerge", {"mode": "merge"}, (spec,) * 3)
-    assert merge.flops * 100 < evolve.flops
+    # merge mode measures the output and the 3 inputs; evolution 394 candidates + 3 inputs
+    assert merge.flops * 50 < evolve.flops
+    assert merge.seconds * 50 < evolve.seconds
 
 
 def test_compression_stores_the_last_stage_bits():
